@@ -1,0 +1,106 @@
+"""Every flag of `pristine run`, documented once. Any Beam option may be given beside them."""
+
+from __future__ import annotations
+
+import argparse
+
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+INPUT_FORMATS = ("warc", "jsonl", "parquet")
+EXTRACTORS = ("trafilatura", "resiliparse")
+
+
+class PristineOptions(PipelineOptions):
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        parser.add_argument(
+            "--input",
+            nargs="+",
+            help="WARC/ARC files or globs (local, gs://, s3://); JSONL(.gz) or Parquet with --input-format",
+        )
+        parser.add_argument("--output", help="output directory (must be empty or new, unless --overwrite)")
+        parser.add_argument(
+            "--input-format",
+            "--input_format",
+            dest="input_format",
+            default="warc",
+            choices=INPUT_FORMATS,
+            help="warc (default): WARC/ARC files; jsonl|parquet: documents with a 'text' field "
+            "(optional id, url, crawl), which skip extraction",
+        )
+        parser.add_argument(
+            "--crawl",
+            default=None,
+            help="crawl id for every document (default: warcinfo isPartOf, else CC-MAIN-YYYY-WW in the file name)",
+        )
+        parser.add_argument(
+            "--extractor",
+            default="trafilatura",
+            choices=EXTRACTORS,
+            help="main-text extractor (default trafilatura)",
+        )
+        parser.add_argument(
+            "--extract-time-limit",
+            "--extract_time_limit",
+            dest="extract_time_limit",
+            type=float,
+            default=None,
+            help="seconds one page may take to extract before it fails as extract_timeout",
+        )
+        parser.add_argument(
+            "--thresholds",
+            default=None,
+            help="thresholds TOML for the decide stage (default: the packaged pipeline/thresholds.toml)",
+        )
+        parser.add_argument(
+            "--rows-per-file",
+            "--rows_per_file",
+            dest="rows_per_file",
+            type=int,
+            default=20_000,
+            help="target rows per output Parquet file",
+        )
+        parser.add_argument(
+            "--overwrite",
+            action="store_true",
+            default=False,
+            help="replace an existing non-empty output directory",
+        )
+
+
+def _beam_parser() -> argparse.ArgumentParser:
+    """A parser knowing every registered Beam option, to reject misspelt flags instead of ignoring them."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    for cls in PipelineOptions.__subclasses__():
+        _add_subclass_args(cls, parser)
+    return parser
+
+
+def _add_subclass_args(cls, parser):
+    try:
+        cls._add_argparse_args(parser)
+    except argparse.ArgumentError:
+        pass  # an option registered by two classes
+    for sub in cls.__subclasses__():
+        _add_subclass_args(sub, parser)
+
+
+def parse(argv: list[str]) -> PipelineOptions:
+    """Parse `pristine run` arguments; raises ValueError naming unknown flags or missing ones."""
+    _, unknown = _beam_parser().parse_known_args(argv)
+    if unknown:
+        raise ValueError(f"unknown argument(s): {' '.join(unknown)}")
+    options = PipelineOptions(argv)
+    ours = options.view_as(PristineOptions)
+    if not ours.input:
+        raise ValueError("--input is required: one or more WARC files or globs")
+    if not ours.output:
+        raise ValueError("--output is required: the directory to write Parquet and stats.json into")
+    if ours.rows_per_file < 1:
+        raise ValueError("--rows-per-file must be at least 1")
+    standard = options.view_as(StandardOptions)
+    if standard.runner in (None, "DirectRunner", "direct"):
+        # The DirectRunner first tries to download the Prism runner (impossible offline), then falls back to
+        # the FnApiRunner. Go there directly: same engine, same --direct_* options, no download attempt.
+        standard.runner = "FnApiRunner"
+    return options

@@ -1,0 +1,103 @@
+"""decide: rules from the thresholds config, in order, one reject_reason, every failed rule listed."""
+
+import pytest
+
+from transforms.decide import decide, failed_rules, load_thresholds, thresholds_from_dict
+from transforms.schema import new_row
+
+
+def scored(**values):
+    return new_row(**{"text": "x", "lang": "en", "lang_score": 0.9, "n_words": 120, **values})
+
+
+@pytest.fixture(scope="module")
+def default():
+    return load_thresholds()
+
+
+def test_default_config_keeps_a_good_row(default):
+    row = decide(scored(), default)
+    assert row["status"] == "kept"
+    assert row["reject_reason"] is None
+    assert row["failed_rules"] == []
+
+
+@pytest.mark.parametrize(
+    ("values", "reason", "all_failed"),
+    [
+        (
+            {"text": "", "n_words": 0, "lang": "unknown", "lang_score": 0.0},
+            "empty_text",
+            ["empty_text", "language_score", "too_short"],
+        ),
+        ({"lang_score": 0.5}, "language_score", ["language_score"]),
+        ({"n_words": 49}, "too_short", ["too_short"]),
+        ({"n_words": 10, "lang_score": 0.1}, "language_score", ["language_score", "too_short"]),
+    ],
+)
+def test_default_config_rejects_with_first_failed_rule(default, values, reason, all_failed):
+    row = decide(scored(**values), default)
+    assert row["status"] == "rejected"
+    assert row["reject_reason"] == reason
+    assert row["failed_rules"] == all_failed
+
+
+def test_bounds_are_inclusive(default):
+    assert decide(scored(n_words=50), default)["status"] == "kept"
+    assert decide(scored(lang_score=0.65), default)["status"] == "kept"
+
+
+def test_language_overrides_and_keep_list():
+    th = thresholds_from_dict(
+        {
+            "language": {"min_score": 0.65, "min_score_by_lang": {"hr": 0.4}, "keep": ["en", "hr"]},
+            "rules": [
+                {"name": "language_score", "column": "lang_score"},
+                {"name": "language_not_kept", "column": "lang"},
+            ],
+        }
+    )
+    assert failed_rules(scored(lang="hr", lang_score=0.5), th) == []
+    assert failed_rules(scored(lang="en", lang_score=0.5), th) == ["language_score"]
+    assert failed_rules(scored(lang="de", lang_score=0.99), th) == ["language_not_kept"]
+
+
+def test_disabled_rule_and_null_column_pass():
+    th = thresholds_from_dict(
+        {
+            "rules": [
+                {"name": "too_short", "column": "n_words", "min": 50, "enabled": False},
+                {"name": "no_title", "column": "html_bytes", "max": 10},
+            ]
+        }
+    )
+    assert failed_rules(scored(n_words=1), th) == []
+    assert failed_rules(scored(html_bytes=None), th) == []
+    assert failed_rules(scored(html_bytes=11), th) == ["no_title"]
+
+
+def test_failed_rows_pass_through_untouched(default):
+    row = scored(status="failed", failure_reason="extract_timeout", text=None)
+    assert decide(row, default) == row
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"rules": [{"name": "x", "column": "no_such_column", "min": 1}]}, "unknown column"),
+        ({"rules": [{"name": "x", "column": "n_words", "minimum": 1}]}, "needs name and column"),
+        ({"rules": [{"name": "x", "column": "n_words"}, {"name": "x", "column": "lang"}]}, "unique"),
+    ],
+)
+def test_bad_config_is_a_clear_error(raw, message):
+    with pytest.raises(ValueError, match=message):
+        thresholds_from_dict(raw, source="bad.toml")
+
+
+def test_unreadable_config_file_names_the_file(tmp_path):
+    bad = tmp_path / "t.toml"
+    bad.write_text("[[rules]\nname=")
+    with pytest.raises(ValueError, match="t.toml"):
+        load_thresholds(bad)
+    with pytest.raises(ValueError, match="missing.toml"):
+        load_thresholds(tmp_path / "missing.toml")
