@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    ?= out/sample-run
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint docs bench clean
 
 setup: $(STAMP)
 
@@ -27,6 +27,9 @@ test: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+docs: setup
+	$(BIN)/python -m pipeline.readme
 
 clean:
 	rm -rf $(VENV) out

@@ -7,7 +7,7 @@ from transforms.schema import new_row
 
 
 def scored(**values):
-    return new_row(**{"text": "x", "lang": "en", "lang_score": 0.9, "n_words": 120, **values})
+    return new_row(**{"text": "x", "lang": "en", "lang_score": 0.9, "gopher_n_words": 120, **values})
 
 
 @pytest.fixture(scope="module")
@@ -26,13 +26,13 @@ def test_default_config_keeps_a_good_row(default):
     ("values", "reason", "all_failed"),
     [
         (
-            {"text": "", "n_words": 0, "lang": "unknown", "lang_score": 0.0},
+            {"text": "", "gopher_n_words": 0, "lang": "unknown", "lang_score": 0.0},
             "empty_text",
-            ["empty_text", "language_score", "too_short"],
+            ["empty_text", "too_short", "language_score"],
         ),
         ({"lang_score": 0.5}, "language_score", ["language_score"]),
-        ({"n_words": 49}, "too_short", ["too_short"]),
-        ({"n_words": 10, "lang_score": 0.1}, "language_score", ["language_score", "too_short"]),
+        ({"gopher_n_words": 49}, "too_short", ["too_short"]),
+        ({"gopher_n_words": 10, "lang_score": 0.1}, "too_short", ["too_short", "language_score"]),
     ],
 )
 def test_default_config_rejects_with_first_failed_rule(default, values, reason, all_failed):
@@ -43,7 +43,7 @@ def test_default_config_rejects_with_first_failed_rule(default, values, reason, 
 
 
 def test_bounds_are_inclusive(default):
-    assert decide(scored(n_words=50), default)["status"] == "kept"
+    assert decide(scored(gopher_n_words=50), default)["status"] == "kept"
     assert decide(scored(lang_score=0.65), default)["status"] == "kept"
 
 
@@ -66,12 +66,12 @@ def test_disabled_rule_and_null_column_pass():
     th = thresholds_from_dict(
         {
             "rules": [
-                {"name": "too_short", "column": "n_words", "min": 50, "enabled": False},
+                {"name": "too_short", "column": "gopher_n_words", "min": 50, "enabled": False},
                 {"name": "no_title", "column": "html_bytes", "max": 10},
             ]
         }
     )
-    assert failed_rules(scored(n_words=1), th) == []
+    assert failed_rules(scored(gopher_n_words=1), th) == []
     assert failed_rules(scored(html_bytes=None), th) == []
     assert failed_rules(scored(html_bytes=11), th) == ["no_title"]
 
@@ -85,8 +85,8 @@ def test_failed_rows_pass_through_untouched(default):
     ("raw", "message"),
     [
         ({"rules": [{"name": "x", "column": "no_such_column", "min": 1}]}, "unknown column"),
-        ({"rules": [{"name": "x", "column": "n_words", "minimum": 1}]}, "needs name and column"),
-        ({"rules": [{"name": "x", "column": "n_words"}, {"name": "x", "column": "lang"}]}, "unique"),
+        ({"rules": [{"name": "x", "column": "gopher_n_words", "minimum": 1}]}, "needs name and column"),
+        ({"rules": [{"name": "x", "column": "gopher_n_words"}, {"name": "x", "column": "lang"}]}, "unique"),
     ],
 )
 def test_bad_config_is_a_clear_error(raw, message):
@@ -101,3 +101,13 @@ def test_unreadable_config_file_names_the_file(tmp_path):
         load_thresholds(bad)
     with pytest.raises(ValueError, match="missing.toml"):
         load_thresholds(tmp_path / "missing.toml")
+
+
+def test_float32_signal_at_its_threshold_passes():
+    import numpy as np
+
+    th = thresholds_from_dict({"rules": [{"name": "dup", "column": "lang_score", "max": 0.3}]})
+    at = float(np.float32(3 / 10))  # what a float32 column holds for 3 of 10 lines: 0.30000001
+    assert at > 0.3
+    assert failed_rules(scored(lang_score=at), th) == []
+    assert failed_rules(scored(lang_score=float(np.float32(0.31))), th) == ["dup"]

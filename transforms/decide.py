@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
+
 from transforms.schema import COLUMN_NAMES, STATUS_FAILED, STATUS_KEPT, STATUS_REJECTED
 
 # Rules whose threshold lives in the [language] table instead of on the rule.
@@ -84,7 +86,14 @@ def _fails(rule: Rule, row: dict, th: Thresholds) -> bool:
     low, high = rule.min, rule.max
     if rule.name == LANGUAGE_SCORE:
         low = th.lang_min_score_by_lang.get(row.get("lang"), th.lang_min_score)
+    if isinstance(value, float):
+        # Float signals are float32 (as Parquet stores them): 3/10 is 0.30000001, which must not fail max=0.3.
+        low, high = _float32(low), _float32(high)
     return (low is not None and value < low) or (high is not None and value > high)
+
+
+def _float32(bound: float | None) -> float | None:
+    return None if bound is None else float(np.float32(bound))
 
 
 def failed_rules(row: dict, th: Thresholds) -> list[str]:

@@ -18,13 +18,19 @@ from urllib.parse import urlsplit
 
 import pyarrow as pa
 
+from transforms.quality import QUALITY_COLUMNS
+
 STATUS_KEPT = "kept"
 STATUS_REJECTED = "rejected"
 STATUS_FAILED = "failed"
 
 # (name, type, description). The README's schema table is generated from this list.
 COLUMNS: list[tuple[str, pa.DataType, str]] = [
-    ("id", pa.string(), "stable document id: sha1 of (warc_filename, warc_record_id) or the input id"),
+    (
+        "id",
+        pa.string(),
+        "stable document id: sha1 of (WARC file name without directory, warc_record_id, warc_offset), or the input id",
+    ),
     ("url", pa.string(), "WARC-Target-URI of the response (or the input url)"),
     ("domain", pa.string(), "host of url, lower-case, without a leading 'www.'"),
     (
@@ -32,7 +38,7 @@ COLUMNS: list[tuple[str, pa.DataType, str]] = [
         pa.string(),
         "crawl id, e.g. CC-MAIN-2024-22 (from --crawl, warcinfo isPartOf, or the file name)",
     ),
-    ("fetch_date", pa.timestamp("s", tz="UTC"), "WARC-Date of the response record"),
+    ("fetch_date", pa.timestamp("ms", tz="UTC"), "WARC-Date of the response record"),
     ("warc_filename", pa.string(), "the WARC/ARC file the record was read from, as given to --input"),
     ("warc_offset", pa.int64(), "byte offset of the record in warc_filename (see transforms/warc.py)"),
     ("warc_record_id", pa.string(), "WARC-Record-ID (ARC: a sha1 URN of url, date and offset)"),
@@ -47,10 +53,14 @@ COLUMNS: list[tuple[str, pa.DataType, str]] = [
     ("extractor", pa.string(), "trafilatura | resiliparse | none (text given as input)"),
     ("lang", pa.string(), "ISO 639 code from fastText lid.176 ('unknown' when there is no text)"),
     ("lang_score", pa.float32(), "lid.176 probability of lang"),
-    ("n_words", pa.int32(), "whitespace-separated words in text"),
+    *QUALITY_COLUMNS,
     ("status", pa.string(), "kept | rejected | failed"),
     ("reject_reason", pa.string(), "first failed rule of the thresholds config (rejected rows)"),
-    ("failed_rules", pa.list_(pa.string()), "every rule of the thresholds config the row fails, in order"),
+    (
+        "failed_rules",
+        pa.list_(pa.field("element", pa.string())),
+        "every rule of the thresholds config the row fails, in order",
+    ),
     ("failure_reason", pa.string(), "what went wrong (failed rows), e.g. extract_timeout"),
     ("failure_detail", pa.string(), "error message of a failure"),
 ]
@@ -92,3 +102,12 @@ def domain_of(url: str | None) -> str | None:
 def to_table(rows: list[dict]) -> pa.Table:
     """Rows -> an Arrow table of SCHEMA (missing keys become nulls)."""
     return pa.Table.from_pylist([{k: r.get(k) for k in COLUMN_NAMES} for r in rows], schema=SCHEMA)
+
+
+def markdown_table() -> str:
+    """The README's output-schema table (`make docs` writes it; a test keeps the README in step)."""
+    lines = ["| column | type | meaning |", "|---|---|---|"]
+    for name, dtype, description in COLUMNS:
+        kind = str(dtype).replace("list<element: string>", "list<string>").replace("tz=", "")
+        lines.append(f"| `{name}` | {kind} | {description.replace('|', 'or')} |")
+    return "\n".join(lines)

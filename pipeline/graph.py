@@ -1,0 +1,222 @@
+"""build(pipeline, options): the whole job, top to bottom.
+
+WARC paths -> records -> (reshuffle) -> extracted rows -> language, quality -> decide -> Parquet
+                   \\-> per-file record counts ----------------------------\\-> stats.json
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+
+import apache_beam as beam
+from apache_beam.io import fileio
+from apache_beam.metrics import Metrics
+
+from pipeline.options import PristineOptions
+from pipeline.stats import MergeCounts, row_counts, write_stats
+from transforms import langid, quality, warc
+from transforms.decide import decide, load_thresholds
+from transforms.extract import Extractor
+from transforms.schema import STATUS_FAILED, document_id, domain_of, new_row
+from transforms.sink import WriteDocuments
+
+SCORE_BATCH = 256
+
+
+def response_row(rec: warc.Record, crawl: str | None) -> dict:
+    """The provenance columns of an HTML response record."""
+    return new_row(
+        id=document_id(posixpath.basename(rec.warc_filename), rec.warc_record_id, rec.warc_offset),
+        url=rec.url,
+        domain=domain_of(rec.url),
+        crawl=crawl or rec.crawl,
+        fetch_date=rec.fetch_date,
+        warc_filename=rec.warc_filename,
+        warc_offset=rec.warc_offset,
+        warc_record_id=rec.warc_record_id,
+        payload_digest=rec.payload_digest,
+        http_status=rec.http_status,
+        content_type=rec.content_type,
+        html_bytes=len(rec.body) if rec.body is not None else None,
+    )
+
+
+def failed(row: dict, reason: str, detail: str | None) -> dict:
+    row.update(status=STATUS_FAILED, failure_reason=reason, failure_detail=(detail or "")[:1000] or None)
+    return row
+
+
+class ReadWarcFile(beam.DoFn):
+    """file path -> (row, html bytes, charset header) per HTML response; per-file record counts on 'counts'."""
+
+    COUNTS = "counts"
+
+    def __init__(self, crawl: str | None):
+        self.crawl = crawl
+
+    def process(self, path: str):
+        counts: dict[str, int] = {}
+        for rec in warc.iter_records(path):
+            key = f"records_read.{rec.record_type}"
+            counts[key] = counts.get(key, 0) + 1
+            if rec.failure_reason and not rec.is_html:
+                key = f"unreadable.{rec.failure_reason}"
+                counts[key] = counts.get(key, 0) + 1
+            if not rec.is_html:
+                continue
+            counts["html_responses"] = counts.get("html_responses", 0) + 1
+            row = response_row(rec, self.crawl)
+            if rec.failure_reason:
+                yield failed(row, rec.failure_reason, rec.failure_detail), None, None
+            else:
+                yield row, rec.body, rec.charset_header
+        for key, n in counts.items():
+            Metrics.counter("read", key).inc(n)
+        counts["files_read"] = 1
+        yield beam.pvalue.TaggedOutput(self.COUNTS, counts)
+
+
+class ExtractText(beam.DoFn):
+    """(row, html bytes, charset header) -> row with text, title, published_date (or a failure)."""
+
+    def __init__(self, extractor: str, time_limit_s: float | None):
+        self.kind = extractor
+        self.time_limit_s = time_limit_s
+
+    def setup(self):
+        kwargs = {"time_limit_s": self.time_limit_s} if self.time_limit_s else {}
+        self.extractor = Extractor(self.kind, **kwargs)
+
+    def process(self, element):
+        row, body, charset_header = element
+        if row.get("status") == STATUS_FAILED:
+            yield row
+            return
+        try:
+            html, charset = warc.decode_html(body, charset_header)
+        except Exception as exc:  # decode_html is total by design; this is the dead-letter net
+            yield failed(row, "charset_decode_error", repr(exc))
+            return
+        row["charset"] = charset
+        result = self.extractor.extract(html, row.get("url"))
+        row["extractor"] = self.kind
+        if result.html_truncated:
+            Metrics.counter("extract", "html_truncated").inc()
+        if result.failure_reason:
+            Metrics.counter("extract", result.failure_reason).inc()
+            yield failed(row, result.failure_reason, result.failure_detail)
+            return
+        row.update(text=result.text or "", title=result.title, published_date=result.published_date)
+        yield row
+
+    def teardown(self):
+        self.extractor.close()
+
+
+class ScoreDocuments(beam.DoFn):
+    """[row, ...] -> rows with lang, lang_score and every quality signal (one fastText call per batch)."""
+
+    def setup(self):
+        self.model = langid.load_model()
+
+    def process(self, batch: list[dict]):
+        todo = [r for r in batch if r.get("status") != STATUS_FAILED]
+        for row, (lang, score) in zip(
+            todo, langid.identify(self.model, [r["text"] for r in todo]), strict=True
+        ):
+            row.update(lang=lang, lang_score=score)
+            row.update(quality.quality_signals(row["text"], lang))
+        yield from batch
+
+
+class Decide(beam.DoFn):
+    def __init__(self, thresholds_path: str | None):
+        self.thresholds_path = thresholds_path
+
+    def setup(self):
+        self.thresholds = load_thresholds(self.thresholds_path)
+
+    def process(self, row):
+        row = decide(row, self.thresholds)
+        reason = row.get("reject_reason") or row.get("failure_reason")
+        Metrics.counter("decide", f"{row['status']}.{reason}" if reason else row["status"]).inc()
+        yield row
+
+
+def text_document_row(record: dict, source: str, crawl: str | None) -> dict:
+    """A JSONL/Parquet document (fields text, optional id, url, crawl) -> a row ready for language ID."""
+    text = record.get("text")
+    doc_id = record.get("id")
+    row = new_row(
+        id=str(doc_id) if doc_id is not None else document_id(source, text),
+        url=record.get("url"),
+        domain=domain_of(record.get("url")),
+        crawl=crawl or record.get("crawl"),
+        warc_filename=source,
+        extractor="none",
+    )
+    if not isinstance(text, str):
+        return failed(row, "missing_text", f"field 'text' is {type(text).__name__}, not a string")
+    row["text"] = text
+    return row
+
+
+def parse_json_line(item: tuple[str, str], crawl: str | None) -> dict:
+    path, line = item
+    try:
+        record = json.loads(line)
+        if not isinstance(record, dict):
+            raise ValueError(f"a JSON {type(record).__name__}, not an object")
+    except ValueError as exc:
+        return failed(
+            new_row(id=document_id(path, line), crawl=crawl, warc_filename=path), "bad_json", str(exc)
+        )
+    return text_document_row(record, path, crawl)
+
+
+def read_documents(p, opts: PristineOptions):
+    """The input stage: rows waiting for language ID, and per-file counts for stats.json."""
+    patterns = p | "input patterns" >> beam.Create(opts.input)
+    if opts.input_format == "warc":
+        # path -> (row, html, charset header) per HTML response, plus per-file counts
+        read = (
+            patterns
+            | "match files" >> fileio.MatchAll()
+            | "paths" >> beam.Map(lambda m: m.path)
+            | "read warc"
+            >> beam.ParDo(ReadWarcFile(opts.crawl)).with_outputs(ReadWarcFile.COUNTS, main="responses")
+        )
+        rows = (
+            read.responses
+            # spread records over workers: extraction parallelism must not be tied to the number of files
+            | "spread records" >> beam.Reshuffle()
+            | "extract text" >> beam.ParDo(ExtractText(opts.extractor, opts.extract_time_limit))
+        )
+        return rows, read[ReadWarcFile.COUNTS]
+    if opts.input_format == "jsonl":
+        lines = patterns | "read jsonl" >> beam.io.ReadAllFromText(with_filename=True)
+        rows = lines | "parse json" >> beam.Map(parse_json_line, crawl=opts.crawl)
+    else:
+        records = patterns | "read parquet" >> beam.io.ReadAllFromParquet(with_filename=True)
+        rows = records | "to rows" >> beam.MapTuple(
+            lambda path, rec: text_document_row(rec, path, opts.crawl)
+        )
+    return rows | "spread documents" >> beam.Reshuffle(), p | "no file counts" >> beam.Create([])
+
+
+def build(p, opts: PristineOptions) -> None:
+    rows, file_counts = read_documents(p, opts)
+    decided = (
+        rows
+        | "batch for scoring" >> beam.BatchElements(min_batch_size=16, max_batch_size=SCORE_BATCH)
+        | "language and quality" >> beam.ParDo(ScoreDocuments())
+        | "decide" >> beam.ParDo(Decide(opts.thresholds))
+    )
+    decided | "write parquet" >> WriteDocuments(opts.output, opts.rows_per_file)
+    (
+        (file_counts, decided | "count rows" >> beam.Map(row_counts))
+        | "all counts" >> beam.Flatten()
+        | "merge counts" >> beam.CombineGlobally(MergeCounts())
+        | "write stats.json" >> beam.Map(write_stats, output_dir=opts.output, input_format=opts.input_format)
+    )

@@ -1,0 +1,120 @@
+"""stats.json: what a run read, kept, rejected and failed, computed inside the pipeline.
+
+Counts travel as flat dicts ('records_read.response': 3, 'rejected.too_short': 2, ...), are summed by one
+CombineFn, and are nested when written. The accounting identity is checked at write time:
+
+    WARC input:        html_responses = kept + rejected + failed
+    JSONL/Parquet in:  documents_read = kept + rejected + failed
+"""
+
+from __future__ import annotations
+
+import json
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+from transforms.schema import STATUS_FAILED, STATUS_KEPT, STATUS_REJECTED
+
+STATS_FILE = "stats.json"
+
+
+def row_counts(row: dict) -> dict[str, int]:
+    """The counts one decided row contributes."""
+    status = row["status"]
+    counts = {status: 1, "documents_read": 1}
+    if status == STATUS_REJECTED:
+        counts[f"rejected_by_reason.{row['reject_reason']}"] = 1
+    elif status == STATUS_FAILED:
+        counts[f"failed_by_reason.{row['failure_reason']}"] = 1
+    if row.get("text") is not None and row.get("extractor") not in (None, "none"):
+        counts["extracted"] = 1
+    if status == STATUS_KEPT:
+        counts[f"kept_by_lang.{row.get('lang')}"] = 1
+    return counts
+
+
+class MergeCounts(beam.CombineFn):
+    def create_accumulator(self):
+        return {}
+
+    def add_input(self, acc, counts):
+        for key, n in counts.items():
+            acc[key] = acc.get(key, 0) + n
+        return acc
+
+    def merge_accumulators(self, accs):
+        merged = {}
+        for acc in accs:
+            self.add_input(merged, acc)
+        return merged
+
+    def extract_output(self, acc):
+        return acc
+
+
+def nest(counts: dict[str, int]) -> dict:
+    """{'a.b': 1} -> {'a': {'b': 1}}, sorted by key."""
+    out: dict = {}
+    for key in sorted(counts):
+        head, _, tail = key.partition(".")
+        if tail:
+            out.setdefault(head, {})[tail] = counts[key]
+        else:
+            out[head] = counts[key]
+    return out
+
+
+def build_stats(counts: dict[str, int], input_format: str) -> dict:
+    stats = nest(counts)
+    for key in (STATUS_KEPT, STATUS_REJECTED, STATUS_FAILED, "documents_read", "extracted"):
+        stats.setdefault(key, 0)
+    stats["input_format"] = input_format
+    if input_format == "warc":
+        stats.setdefault("html_responses", 0)
+        stats.setdefault("files_read", 0)
+        stats["records_read_total"] = sum(stats.get("records_read", {}).values())
+        total_in = stats["html_responses"]
+    else:
+        total_in = stats["documents_read"]
+    # documents_read counts rows that reached decide; for WARC input it must equal html_responses.
+    out = stats[STATUS_KEPT] + stats[STATUS_REJECTED] + stats[STATUS_FAILED]
+    stats["accounting_ok"] = total_in == out == stats["documents_read"]
+    return stats
+
+
+def write_stats(counts: dict[str, int], output_dir: str, input_format: str) -> dict:
+    stats = build_stats(counts, input_format)
+    with FileSystems.create(FileSystems.join(output_dir, STATS_FILE)) as f:
+        f.write(json.dumps(stats, indent=2, sort_keys=True).encode())
+    return stats
+
+
+def read_stats(output_dir: str) -> dict:
+    with FileSystems.open(FileSystems.join(output_dir, STATS_FILE)) as f:
+        return json.loads(f.read())
+
+
+def summary(stats: dict) -> str:
+    """A short table for the terminal."""
+    lines = []
+    if stats["input_format"] == "warc":
+        lines.append(f"{'files read':<32}{stats['files_read']:>10,}")
+        lines.append(f"{'WARC records read':<32}{stats['records_read_total']:>10,}")
+        for kind, n in sorted(stats.get("records_read", {}).items()):
+            lines.append(f"{'  ' + kind:<32}{n:>10,}")
+        lines.append(f"{'HTML responses':<32}{stats['html_responses']:>10,}")
+    else:
+        lines.append(f"{'documents read':<32}{stats['documents_read']:>10,}")
+    lines.append(f"{'kept':<32}{stats[STATUS_KEPT]:>10,}")
+    for lang, n in sorted(stats.get("kept_by_lang", {}).items(), key=lambda kv: -kv[1])[:8]:
+        lines.append(f"{'  lang=' + lang:<32}{n:>10,}")
+    lines.append(f"{'rejected':<32}{stats[STATUS_REJECTED]:>10,}")
+    for reason, n in sorted(stats.get("rejected_by_reason", {}).items(), key=lambda kv: -kv[1]):
+        lines.append(f"{'  ' + reason:<32}{n:>10,}")
+    lines.append(f"{'failed':<32}{stats[STATUS_FAILED]:>10,}")
+    for reason, n in sorted(stats.get("failed_by_reason", {}).items(), key=lambda kv: -kv[1]):
+        lines.append(f"{'  ' + reason:<32}{n:>10,}")
+    ok = "holds" if stats["accounting_ok"] else "BROKEN"
+    lines.append(f"accounting (in = kept + rejected + failed): {ok}")
+    return "\n".join(lines)

@@ -1,0 +1,177 @@
+"""End to end on the DirectRunner: every shared WARC/ARC sample in, partitioned Parquet and stats.json out."""
+
+import gzip
+import json
+from collections import Counter
+
+import pyarrow.parquet as pq
+import pytest
+from conftest import WARC_SAMPLES
+
+from pipeline import cli
+from pipeline.stats import read_stats
+from transforms import warc
+from transforms.schema import SCHEMA
+from transforms.sink import file_schema
+
+
+def run_cli(*args) -> int:
+    return cli.main(["run", *map(str, args)])
+
+
+@pytest.fixture(scope="module")
+def all_samples_run(tmp_path_factory, shared_data):
+    out = tmp_path_factory.mktemp("all-samples")
+    files = sorted(
+        p
+        for p in WARC_SAMPLES.rglob("*")
+        if p.is_file() and p.name not in ("MANIFEST.jsonl", "PROVENANCE.md")
+    )
+    assert len(files) == 185
+    code = run_cli("--input", *files, "--output", out, "--overwrite")
+    return out, files, code
+
+
+def read_all(out):
+    rows = {}
+    for root in ("curated", "rejected", "failed"):
+        if (out / root).exists():
+            for r in pq.read_table(out / root).to_pylist():
+                rows[r["id"]] = {**r, "_root": root}
+    return rows
+
+
+def test_every_html_response_is_accounted_for(all_samples_run):
+    out, files, code = all_samples_run
+    assert code == 0
+    stats = read_stats(str(out))
+    assert stats["files_read"] == len(files)
+    assert stats["accounting_ok"] is True
+    assert stats["html_responses"] == stats["kept"] + stats["rejected"] + stats["failed"]
+    assert sum(stats["rejected_by_reason"].values()) == stats["rejected"]
+    assert sum(stats.get("failed_by_reason", {}).values()) == stats["failed"]
+    # the pipeline's count of HTML responses equals the reader's, file by file
+    expected = sum(sum(r.is_html for r in warc.iter_records(str(f))) for f in files)
+    assert stats["html_responses"] == expected
+    # and it saw every kind of record the samples hold
+    assert {"warcinfo", "request", "response", "metadata", "revisit"} <= set(stats["records_read"])
+    rows = read_all(out)
+    assert len(rows) == stats["html_responses"]
+    assert Counter(r["_root"] for r in rows.values()) == Counter(
+        {"curated": stats["kept"], "rejected": stats["rejected"], "failed": stats["failed"]}
+    )
+    for r in rows.values():
+        if r["_root"] == "rejected":
+            assert r["reject_reason"] and r["reject_reason"] == r["failed_rules"][0]
+            assert r["text"] is not None  # rejected rows keep their text
+        elif r["_root"] == "failed":
+            assert r["failure_reason"]
+        else:
+            assert r["reject_reason"] is None and r["failed_rules"] == [] and r["text"]
+
+
+def test_parquet_schema_and_partitions(all_samples_run):
+    out, _, _ = all_samples_run
+    stats = read_stats(str(out))
+    parts = {p.parent.relative_to(out) for p in out.rglob("*.parquet")}
+    for part in parts:
+        root, *keys = part.parts
+        assert root in ("curated", "rejected", "failed")
+        assert [k.split("=")[0] for k in keys] == (["crawl", "lang"] if root == "curated" else ["crawl"])
+    for f in out.rglob("*.parquet"):
+        root = f.relative_to(out).parts[0]
+        assert pq.read_schema(f).equals(file_schema(root), check_metadata=False)
+    curated = pq.read_table(out / "curated")
+    assert set(curated.schema.names) == set(SCHEMA.names)
+    langs = Counter(curated.column("lang").to_pylist())
+    assert dict(langs) == stats["kept_by_lang"]
+    crawls = {r["crawl"] for r in read_all(out).values()}
+    assert {"CC-MAIN-2020-34", "CC-MAIN-2024-22"} <= crawls
+
+
+def test_provenance_seeks_back_to_the_record(all_samples_run):
+    out, _, _ = all_samples_run
+    rows = [r for r in read_all(out).values() if r["_root"] != "failed" or r["warc_offset"] is not None]
+    assert len(rows) > 500
+    for r in rows:
+        assert r["warc_filename"] and r["warc_offset"] is not None and r["warc_record_id"]
+        rec = warc.read_record_at(r["warc_filename"], r["warc_offset"])
+        assert rec.warc_record_id == r["warc_record_id"], (r["warc_filename"], r["warc_offset"])
+        assert rec.url == r["url"]
+
+
+def test_common_crawl_rows_carry_full_provenance(all_samples_run):
+    out, _, _ = all_samples_run
+    cc = [r for r in read_all(out).values() if r["warc_filename"].endswith("commoncrawl/warcfile.warc.gz")]
+    assert len(cc) == 16
+    for r in cc:
+        assert r["crawl"] == "CC-MAIN-2020-34"
+        assert r["payload_digest"].startswith("sha1:")
+        assert r["fetch_date"].year == 2020
+        assert r["domain"] and r["domain"] in r["url"]
+        assert r["warc_record_id"].startswith("<urn:uuid:")
+    assert {r["lang"] for r in cc} >= {"zh", "nl"}
+    assert all(r["charset"] for r in cc)
+
+
+def test_jsonl_input_end_to_end(tmp_path, shared_data):
+    # two real article bodies (English, Portuguese) from the extraction benchmark's ground truth
+    truth = json.loads((shared_data / "html-extraction-scrapinghub-aeb" / "ground-truth.json").read_text())
+    english = truth[next(k for k in truth if k.startswith("1ace8c85aaee"))]
+    portuguese = truth[next(k for k in truth if k.startswith("23aaecd14171"))]
+    docs = [
+        {"id": "a", "url": english["url"], "text": english["articleBody"]},
+        {"id": "b", "text": "Too short to keep."},
+        {"text": portuguese["articleBody"], "crawl": "X"},
+        {"id": "d", "text": None},
+    ]
+    path = tmp_path / "docs.jsonl.gz"
+    with gzip.open(path, "wt") as f:
+        for d in docs:
+            f.write(json.dumps(d) + "\n")
+        f.write("{not json\n")
+    out = tmp_path / "out"
+    assert run_cli("--input", path, "--input-format", "jsonl", "--output", out, "--crawl", "MY-CORPUS") == 0
+    stats = read_stats(str(out))
+    assert stats["documents_read"] == 5 and stats["accounting_ok"]
+    assert (stats["kept"], stats["rejected"], stats["failed"]) == (2, 1, 2)
+    assert stats["failed_by_reason"] == {"bad_json": 1, "missing_text": 1}
+    kept = pq.read_table(out / "curated").to_pylist()
+    assert {(r["crawl"], r["lang"]) for r in kept} == {("MY-CORPUS", "en"), ("MY-CORPUS", "pt")}
+    assert {r["id"] for r in kept} >= {"a"}
+    [short] = pq.read_table(out / "rejected").to_pylist()
+    assert (short["id"], short["reject_reason"]) == ("b", "too_short")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--input", "/nonexistent/x.warc.gz", "--output", "{out}"], "matches no file"),
+        (["--input", "{samples}/*.nothing", "--output", "{out}"], "matches no file"),
+        (["--output", "{out}"], "--input is required"),
+        (["--input", "{samples}/commoncrawl/whirlwind.warc.gz"], "--output is required"),
+        (
+            ["--input", "{samples}/commoncrawl/whirlwind.warc.gz", "--output", "{out}", "--no-such-flag"],
+            "unknown argument",
+        ),
+        (
+            ["--input", "{samples}/commoncrawl/whirlwind.warc.gz", "--output", "/proc/pristine-out"],
+            "not writable",
+        ),
+    ],
+)
+def test_operator_errors_are_one_clear_line(tmp_path, capsys, args, message):
+    args = [a.format(out=tmp_path / "out", samples=WARC_SAMPLES) for a in args]
+    assert run_cli(*args) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_existing_output_needs_overwrite(tmp_path, capsys):
+    out = tmp_path / "out"
+    (out / "curated").mkdir(parents=True)
+    sample = WARC_SAMPLES / "commoncrawl" / "whirlwind.warc.gz"
+    assert run_cli("--input", sample, "--output", out) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert run_cli("--input", sample, "--output", out, "--overwrite") == 0
+    assert read_stats(str(out))["html_responses"] == 1
