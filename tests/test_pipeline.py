@@ -175,3 +175,17 @@ def test_existing_output_needs_overwrite(tmp_path, capsys):
     assert "--overwrite" in capsys.readouterr().err
     assert run_cli("--input", sample, "--output", out, "--overwrite") == 0
     assert read_stats(str(out))["html_responses"] == 1
+
+
+def test_bundled_sample_with_resiliparse(tmp_path):
+    from conftest import REPO
+
+    sample = sorted(str(p) for p in (REPO / "sample").glob("*.warc.gz"))
+    assert len(sample) == 2
+    out = tmp_path / "out"
+    assert run_cli("--input", *sample, "--output", out, "--extractor", "resiliparse") == 0
+    stats = read_stats(str(out))
+    assert stats["html_responses"] == 17 and stats["extracted"] == 17 and stats["accounting_ok"]
+    rows = read_all(out)
+    assert {r["extractor"] for r in rows.values()} == {"resiliparse"}
+    assert sum(bool(r["text"]) for r in rows.values()) >= 15
