@@ -1,6 +1,9 @@
-"""pristine: the command line.
+"""pristine: curate web crawls into human-written, deduplicated Parquet with provenance.
 
 pristine run --input PATH_OR_GLOB... --output DIR [--crawl ID] [--runner R] [any Beam option]
+pristine recurate --input RUN_DIR --config THRESHOLDS.toml --output NEW_DIR [any Beam option]
+pristine score --input FILE --output FILE [--quality-model MODEL]
+pristine train quality --positive FILE --negative FILE --output MODEL
 """
 
 from __future__ import annotations
@@ -10,10 +13,9 @@ import logging
 import sys
 import time
 
-import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline import graph, options
+from pipeline import options
 from pipeline.stats import read_stats, summary
 from transforms.sink import ROOT_OF_STATUS
 
@@ -56,60 +58,188 @@ def prepare_output(output_dir: str, overwrite: bool) -> None:
         raise UsageError(f"output {output_dir!r} is not writable: {exc}") from exc
 
 
-def run(argv: list[str]) -> int:
+def check_thresholds(path: str | None) -> None:
+    from transforms.decide import load_thresholds
+
+    try:
+        load_thresholds(path)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def check_model(path: str | None, what: str) -> None:
+    if path is None:
+        return
+    from transforms.quality_model import QualityModel
+
+    try:
+        QualityModel.load(path)
+    except (RuntimeError, ValueError) as exc:
+        raise UsageError(f"{what} {path!r}: {exc}") from exc
+
+
+def run_beam(build, opts, output: str) -> dict:
+    """Run a pipeline built by `build(pipeline)` and return its stats.json."""
+    import apache_beam as beam
+
+    pipeline = beam.Pipeline(options=opts)
+    build(pipeline)
+    pipeline.run().wait_until_finish()
+    return read_stats(output)
+
+
+def report(stats: dict, output: str, seconds: float, n_files: int) -> int:
+    docs = stats["documents_read"]
+    print(summary(stats))
+    rate = docs / max(seconds, 1e-9)
+    print(f"{n_files} input file(s), {docs:,} documents in {seconds:.1f} s ({rate:.1f} docs/s)")
+    print(f"output: {output}  (curated/, rejected/, failed/, stats.json)")
+    return 0 if stats["accounting_ok"] else 1
+
+
+def cmd_run(argv: list[str]) -> int:
+    from pipeline import graph
+
     try:
         opts = options.parse(argv)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     ours = opts.view_as(options.PristineOptions)
     n_files = check_inputs(ours.input)
+    check_thresholds(ours.thresholds)
+    check_model(ours.quality_model, "--quality-model")
     prepare_output(ours.output, ours.overwrite)
-    if ours.thresholds:
-        from transforms.decide import load_thresholds
-
-        try:
-            load_thresholds(ours.thresholds)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from exc
     started = time.monotonic()
-    pipeline = beam.Pipeline(options=opts)
-    graph.build(pipeline, ours)
-    pipeline.run().wait_until_finish()
-    seconds = time.monotonic() - started
-    stats = read_stats(ours.output)
-    docs = stats["documents_read"]
-    print(summary(stats))
-    print(
-        f"{n_files} input file(s), {docs:,} documents in {seconds:.1f} s ({docs / max(seconds, 1e-9):.1f} docs/s)"
+    stats = run_beam(lambda p: graph.build(p, ours), opts, ours.output)
+    return report(stats, ours.output, time.monotonic() - started, n_files)
+
+
+def cmd_recurate(argv: list[str]) -> int:
+    from pipeline import graph
+
+    parser = argparse.ArgumentParser(
+        prog="pristine recurate",
+        description="re-apply a thresholds config to a previous run's rows, without re-extraction; "
+        "any Beam option may follow",
     )
-    print(f"output: {ours.output}  (curated/, rejected/, failed/, stats.json)")
-    return 0 if stats["accounting_ok"] else 1
+    parser.add_argument("--input", required=True, help="output directory of a previous `pristine run`")
+    parser.add_argument("--config", required=True, help="the new thresholds TOML")
+    parser.add_argument("--output", required=True, help="new run directory")
+    parser.add_argument("--rows-per-file", type=int, default=20_000)
+    parser.add_argument("--overwrite", action="store_true")
+    args, beam_args = parser.parse_known_args(argv)
+    try:
+        opts = options.beam_options(beam_args)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    if not FileSystems.exists(FileSystems.join(args.input, "stats.json")):
+        raise UsageError(f"--input {args.input!r} is not a pristine run directory (no stats.json)")
+    check_thresholds(args.config)
+    prepare_output(args.output, args.overwrite)
+    started = time.monotonic()
+    stats = run_beam(
+        lambda p: graph.build_recurate(p, args.input, args.config, args.output, args.rows_per_file),
+        opts,
+        args.output,
+    )
+    return report(stats, args.output, time.monotonic() - started, 0)
+
+
+def cmd_score(argv: list[str]) -> int:
+    from pipeline.score import score_file
+
+    parser = argparse.ArgumentParser(
+        prog="pristine score",
+        description="add every signal column to the documents of a JSONL(.gz) or Parquet file, "
+        "keeping every input field; no filtering, no deduplication",
+    )
+    parser.add_argument("--input", required=True, help="JSONL, JSONL.gz or Parquet with a 'text' field")
+    parser.add_argument("--output", required=True, help="JSONL, JSONL.gz or Parquet (by extension)")
+    parser.add_argument("--quality-model", default=None, help="fastText model from `pristine train quality`")
+    args = parser.parse_args(argv)
+    check_model(args.quality_model, "--quality-model")
+    started = time.monotonic()
+    try:
+        n = score_file(args.input, args.output, quality_model=args.quality_model)
+    except (OSError, ValueError) as exc:
+        raise UsageError(str(exc)) from exc
+    seconds = time.monotonic() - started
+    print(f"scored {n:,} documents in {seconds:.1f} s ({n / max(seconds, 1e-9):.1f} docs/s): {args.output}")
+    return 0
+
+
+def cmd_train(argv: list[str]) -> int:
+    from pipeline.corpus import read_texts
+    from transforms.quality_model import TrainSettings, train_quality_model
+
+    parser = argparse.ArgumentParser(prog="pristine train", description="train a model")
+    sub = parser.add_subparsers(dest="model", required=True)
+    q = sub.add_parser("quality", help="fastText quality classifier for --quality-model")
+    q.add_argument("--positive", required=True, nargs="+", help="JSONL/Parquet files of good ('text' field)")
+    q.add_argument("--negative", required=True, nargs="+", help="JSONL/Parquet files of bad ('text' field)")
+    q.add_argument("--output", required=True, help="model file to write (.bin)")
+    defaults = TrainSettings()
+    for name in ("epoch", "lr", "dim", "word_ngrams", "min_count", "bucket", "seed"):
+        q.add_argument(
+            f"--{name.replace('_', '-')}", type=type(getattr(defaults, name)), default=getattr(defaults, name)
+        )
+    args = parser.parse_args(argv)
+    try:
+        positives = [t for path in args.positive for t in read_texts(path)]
+        negatives = [t for path in args.negative for t in read_texts(path)]
+        settings = TrainSettings(
+            **{
+                k: getattr(args, k)
+                for k in ("epoch", "lr", "dim", "word_ngrams", "min_count", "bucket", "seed")
+            }
+        )
+        metrics = train_quality_model(positives, negatives, args.output, settings)
+    except (OSError, ValueError) as exc:
+        raise UsageError(str(exc)) from exc
+    print(" ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))
+    print(f"model: {args.output}")
+    return 0
+
+
+COMMANDS = {
+    "run": (cmd_run, "WARC/ARC (or JSONL/Parquet text) in, curated Parquet out"),
+    "recurate": (cmd_recurate, "re-decide a previous run with a new thresholds config"),
+    "score": (cmd_score, "add signal columns to a JSONL/Parquet corpus, nothing dropped"),
+    "train": (cmd_train, "train a model (quality)"),
+}
+
+
+def usage() -> str:
+    lines = [__doc__.strip(), "", "commands:"]
+    lines += [f"  {name:<10} {text}" for name, (_, text) in COMMANDS.items()]
+    lines.append("\n`pristine COMMAND --help` lists a command's flags.")
+    return "\n".join(lines)
+
+
+def run_help() -> None:
+    parser = argparse.ArgumentParser(
+        prog="pristine run",
+        description="flags of pristine run; any Beam pipeline option (--runner, --direct_num_workers, ...) too",
+    )
+    options.PristineOptions._add_argparse_args(parser)
+    parser.print_help()
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(prog="pristine", description=__doc__.strip().splitlines()[0])
-    parser.add_argument(
-        "command", choices=["run"], help="what to do; `pristine COMMAND --help` for its flags"
-    )
     if not argv or argv[0] in ("-h", "--help"):
-        parser.print_help()
+        print(usage())
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
-    if command not in ("run",):
-        parser.error(f"unknown command {command!r}")
-    if "-h" in rest or "--help" in rest:
-        help_parser = argparse.ArgumentParser(
-            prog=f"pristine {command}",
-            description="flags of pristine run; "
-            "any Beam pipeline option (--runner, --direct_num_workers, ...) too",
-        )
-        options.PristineOptions._add_argparse_args(help_parser)
-        help_parser.print_help()
+    if command not in COMMANDS:
+        print(f"pristine: error: unknown command {command!r} (one of {', '.join(COMMANDS)})", file=sys.stderr)
+        return 2
+    if command == "run" and ("-h" in rest or "--help" in rest):
+        run_help()
         return 0
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return run(rest)
+        return COMMANDS[command][0](rest)
     except UsageError as exc:
         print(f"pristine {command}: error: {exc}", file=sys.stderr)
         return 2

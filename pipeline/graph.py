@@ -11,11 +11,12 @@ import posixpath
 
 import apache_beam as beam
 from apache_beam.io import fileio
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from pipeline.options import PristineOptions
-from pipeline.stats import MergeCounts, row_counts, write_stats
-from transforms import langid, quality, warc
+from pipeline.stats import MergeCounts, row_counts, write_recurated_stats, write_stats
+from transforms import signals, warc
 from transforms.decide import decide, load_thresholds
 from transforms.extract import Extractor
 from transforms.schema import STATUS_FAILED, document_id, domain_of, new_row
@@ -115,19 +116,16 @@ class ExtractText(beam.DoFn):
 
 
 class ScoreDocuments(beam.DoFn):
-    """[row, ...] -> rows with lang, lang_score and every quality signal (one fastText call per batch)."""
+    """[row, ...] -> rows with language and quality columns (models loaded once per worker)."""
+
+    def __init__(self, quality_model: str | None):
+        self.quality_model = quality_model
 
     def setup(self):
-        self.model = langid.load_model()
+        self.scorers = signals.Scorers.load(self.quality_model)
 
     def process(self, batch: list[dict]):
-        todo = [r for r in batch if r.get("status") != STATUS_FAILED]
-        for row, (lang, score) in zip(
-            todo, langid.identify(self.model, [r["text"] for r in todo]), strict=True
-        ):
-            row.update(lang=lang, lang_score=score)
-            row.update(quality.quality_signals(row["text"], lang))
-        yield from batch
+        yield from signals.score_rows(batch, self.scorers)
 
 
 class Decide(beam.DoFn):
@@ -210,7 +208,7 @@ def build(p, opts: PristineOptions) -> None:
     decided = (
         rows
         | "batch for scoring" >> beam.BatchElements(min_batch_size=16, max_batch_size=SCORE_BATCH)
-        | "language and quality" >> beam.ParDo(ScoreDocuments())
+        | "language and quality" >> beam.ParDo(ScoreDocuments(opts.quality_model))
         | "decide" >> beam.ParDo(Decide(opts.thresholds))
     )
     decided | "write parquet" >> WriteDocuments(opts.output, opts.rows_per_file)
@@ -219,4 +217,37 @@ def build(p, opts: PristineOptions) -> None:
         | "all counts" >> beam.Flatten()
         | "merge counts" >> beam.CombineGlobally(MergeCounts())
         | "write stats.json" >> beam.Map(write_stats, output_dir=opts.output, input_format=opts.input_format)
+    )
+
+
+def restore_partition_columns(path: str, record: dict) -> dict:
+    """A row read from one partition file gets back the columns its path holds (crawl=..., lang=...)."""
+    row = new_row(**{k: v for k, v in record.items()})
+    for part in path.replace("\\", "/").split("/"):
+        key, sep, value = part.partition("=")
+        if sep and key in ("crawl", "lang"):
+            row[key] = value
+    return row
+
+
+def build_recurate(p, run_dir: str, thresholds: str, output: str, rows_per_file: int) -> None:
+    """A previous run's rows -> decide with a new thresholds config -> a new run directory. No extraction."""
+    patterns = [
+        FileSystems.join(run_dir, root, "**", "*.parquet") for root in ("curated", "rejected", "failed")
+    ]
+    existing = [pattern for pattern in patterns if FileSystems.match([pattern])[0].metadata_list]
+    decided = (
+        p
+        | "previous run files" >> beam.Create(existing)
+        # file path -> (path, row as written)
+        | "read rows" >> beam.io.ReadAllFromParquet(with_filename=True)
+        | "restore partition columns" >> beam.MapTuple(restore_partition_columns)
+        | "decide" >> beam.ParDo(Decide(thresholds))
+    )
+    decided | "write parquet" >> WriteDocuments(output, rows_per_file)
+    (
+        decided
+        | "count rows" >> beam.Map(row_counts)
+        | "merge counts" >> beam.CombineGlobally(MergeCounts())
+        | "write stats.json" >> beam.Map(write_recurated_stats, run_dir=run_dir, output_dir=output)
     )

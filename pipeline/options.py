@@ -53,6 +53,13 @@ class PristineOptions(PipelineOptions):
             help="thresholds TOML for the decide stage (default: the packaged pipeline/thresholds.toml)",
         )
         parser.add_argument(
+            "--quality-model",
+            "--quality_model",
+            dest="quality_model",
+            default=None,
+            help="fastText model from `pristine train quality`: fills quality_score",
+        )
+        parser.add_argument(
             "--rows-per-file",
             "--rows_per_file",
             dest="rows_per_file",
@@ -85,12 +92,23 @@ def _add_subclass_args(cls, parser):
         _add_subclass_args(sub, parser)
 
 
-def parse(argv: list[str]) -> PipelineOptions:
-    """Parse `pristine run` arguments; raises ValueError naming unknown flags or missing ones."""
+def beam_options(argv: list[str]) -> PipelineOptions:
+    """Pipeline options from argv; ValueError naming any flag no Beam options class knows."""
     _, unknown = _beam_parser().parse_known_args(argv)
     if unknown:
         raise ValueError(f"unknown argument(s): {' '.join(unknown)}")
     options = PipelineOptions(argv)
+    standard = options.view_as(StandardOptions)
+    if standard.runner in (None, "DirectRunner", "direct"):
+        # The DirectRunner first tries to download the Prism runner (impossible offline), then falls back to
+        # the FnApiRunner. Go there directly: same engine, same --direct_* options, no download attempt.
+        standard.runner = "FnApiRunner"
+    return options
+
+
+def parse(argv: list[str]) -> PipelineOptions:
+    """Parse `pristine run` arguments; raises ValueError naming unknown flags or missing ones."""
+    options = beam_options(argv)
     ours = options.view_as(PristineOptions)
     if not ours.input:
         raise ValueError("--input is required: one or more WARC files or globs")
@@ -98,9 +116,4 @@ def parse(argv: list[str]) -> PipelineOptions:
         raise ValueError("--output is required: the directory to write Parquet and stats.json into")
     if ours.rows_per_file < 1:
         raise ValueError("--rows-per-file must be at least 1")
-    standard = options.view_as(StandardOptions)
-    if standard.runner in (None, "DirectRunner", "direct"):
-        # The DirectRunner first tries to download the Prism runner (impossible offline), then falls back to
-        # the FnApiRunner. Go there directly: same engine, same --direct_* options, no download attempt.
-        standard.runner = "FnApiRunner"
     return options

@@ -27,6 +27,8 @@ def row_counts(row: dict) -> dict[str, int]:
         counts[f"rejected_by_reason.{row['reject_reason']}"] = 1
     elif status == STATUS_FAILED:
         counts[f"failed_by_reason.{row['failure_reason']}"] = 1
+    for rule in row.get("failed_rules") or ():
+        counts[f"failed_rule_counts.{rule}"] = 1
     if row.get("text") is not None and row.get("extractor") not in (None, "none"):
         counts["extracted"] = 1
     if status == STATUS_KEPT:
@@ -83,11 +85,31 @@ def build_stats(counts: dict[str, int], input_format: str) -> dict:
     return stats
 
 
-def write_stats(counts: dict[str, int], output_dir: str, input_format: str) -> dict:
-    stats = build_stats(counts, input_format)
+def _write(stats: dict, output_dir: str) -> dict:
     with FileSystems.create(FileSystems.join(output_dir, STATS_FILE)) as f:
         f.write(json.dumps(stats, indent=2, sort_keys=True).encode())
     return stats
+
+
+def write_stats(counts: dict[str, int], output_dir: str, input_format: str) -> dict:
+    return _write(build_stats(counts, input_format), output_dir)
+
+
+# What a recurated run carries over from the run it re-decides: what was read is unchanged.
+READ_KEYS = ("input_format", "files_read", "records_read", "unreadable", "html_responses")
+
+
+def write_recurated_stats(counts: dict[str, int], run_dir: str, output_dir: str) -> dict:
+    previous = read_stats(run_dir)
+    for key in READ_KEYS:
+        value = previous.get(key)
+        if isinstance(value, dict):
+            counts.update({f"{key}.{k}": v for k, v in value.items()})
+        elif isinstance(value, int):
+            counts[key] = value
+    stats = build_stats(counts, previous["input_format"])
+    stats["recurated_from"] = run_dir
+    return _write(stats, output_dir)
 
 
 def read_stats(output_dir: str) -> dict:

@@ -16,6 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from transforms.schema import COLUMN_NAMES, STATUS_FAILED, STATUS_KEPT, STATUS_REJECTED
+from transforms.urlfilter import UrlLists, url_signals
+
+URL_LIST_KEYS = {"domains", "urls", "hard_words", "soft_words"}
 
 # Rules whose threshold lives in the [language] table instead of on the rule.
 LANGUAGE_SCORE = "language_score"
@@ -37,6 +40,7 @@ class Thresholds:
     lang_min_score: float = 0.65
     lang_min_score_by_lang: dict[str, float] = field(default_factory=dict)
     lang_keep: frozenset[str] = frozenset()
+    url_lists: UrlLists = UrlLists()
 
 
 def default_thresholds_path() -> Path:
@@ -53,10 +57,23 @@ def load_thresholds(path: str | Path | None = None) -> Thresholds:
         raise ValueError(f"cannot read thresholds config {path}: {exc.strerror}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"thresholds config {path} is not valid TOML: {exc}") from exc
-    return thresholds_from_dict(raw, source=str(path))
+    return thresholds_from_dict(raw, source=str(path), base_dir=path.parent)
 
 
-def thresholds_from_dict(raw: dict, source: str = "<dict>") -> Thresholds:
+def _url_lists(table: dict, source: str, base_dir: Path) -> UrlLists:
+    unknown = set(table) - URL_LIST_KEYS
+    if unknown:
+        raise ValueError(
+            f"{source}: unknown [url_filter] key(s) {sorted(unknown)}; known: {sorted(URL_LIST_KEYS)}"
+        )
+    paths = {key: base_dir / value for key, value in table.items()}
+    for key, p in paths.items():
+        if not p.is_file():
+            raise ValueError(f"{source}: [url_filter] {key} = {str(p)!r} is not a file")
+    return UrlLists.from_files(**paths)
+
+
+def thresholds_from_dict(raw: dict, source: str = "<dict>", base_dir: Path | None = None) -> Thresholds:
     rules = []
     for i, r in enumerate(raw.get("rules", [])):
         unknown = set(r) - {"name", "column", "min", "max", "enabled"}
@@ -74,6 +91,7 @@ def thresholds_from_dict(raw: dict, source: str = "<dict>") -> Thresholds:
         lang_min_score=float(lang.get("min_score", 0.65)),
         lang_min_score_by_lang={k: float(v) for k, v in lang.get("min_score_by_lang", {}).items()},
         lang_keep=frozenset(lang.get("keep", [])),
+        url_lists=_url_lists(raw.get("url_filter", {}), source, base_dir or Path(".")),
     )
 
 
@@ -102,10 +120,15 @@ def failed_rules(row: dict, th: Thresholds) -> list[str]:
 
 
 def decide(row: dict, th: Thresholds) -> dict:
-    """Set status, reject_reason and failed_rules on a scored row (a new dict)."""
+    """Set status, reject_reason and failed_rules on a scored row (a new dict).
+
+    The URL signals are computed here, from the config's block lists, so that a new config (`pristine
+    recurate`) re-applies new lists as well as new thresholds.
+    """
     row = dict(row)
     if row.get("status") == STATUS_FAILED:
         return row
+    row.update(url_signals(row.get("url"), th.url_lists))
     failed = failed_rules(row, th)
     row["failed_rules"] = failed
     row["reject_reason"] = failed[0] if failed else None

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import pyarrow as pa
 
 from transforms.quality import QUALITY_COLUMNS
+from transforms.urlfilter import URL_COLUMNS
 
 STATUS_KEPT = "kept"
 STATUS_REJECTED = "rejected"
@@ -54,6 +55,8 @@ COLUMNS: list[tuple[str, pa.DataType, str]] = [
     ("lang", pa.string(), "ISO 639 code from fastText lid.176 ('unknown' when there is no text)"),
     ("lang_score", pa.float32(), "lid.176 probability of lang"),
     *QUALITY_COLUMNS,
+    ("quality_score", pa.float32(), "P(high quality) from --quality-model (null without one)"),
+    *URL_COLUMNS,
     ("status", pa.string(), "kept | rejected | failed"),
     ("reject_reason", pa.string(), "first failed rule of the thresholds config (rejected rows)"),
     (

@@ -1,0 +1,40 @@
+"""Every per-document signal in one call: language, heuristic quality, model quality.
+
+Used by the pipeline's scoring stage and by `pristine score` alike, so a column means the same thing
+wherever it was computed. Rows are dicts with a `text` key; failed rows (`status == "failed"`) are left
+alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from transforms import langid, quality
+from transforms.quality_model import QualityModel
+from transforms.schema import STATUS_FAILED
+
+
+@dataclass
+class Scorers:
+    lid: object
+    quality_model: QualityModel | None = None
+
+    @classmethod
+    def load(cls, quality_model_path: str | None = None) -> Scorers:
+        return cls(
+            lid=langid.load_model(),
+            quality_model=QualityModel.load(quality_model_path) if quality_model_path else None,
+        )
+
+
+def score_rows(rows: list[dict], scorers: Scorers) -> list[dict]:
+    """Add the signal columns to each row with text (in place); returns `rows`."""
+    todo = [r for r in rows if r.get("status") != STATUS_FAILED and isinstance(r.get("text"), str)]
+    texts = [r["text"] for r in todo]
+    for row, (lang, score) in zip(todo, langid.identify(scorers.lid, texts), strict=True):
+        row.update(lang=lang, lang_score=score)
+        row.update(quality.quality_signals(row["text"], lang))
+    if scorers.quality_model is not None:
+        for row, score in zip(todo, scorers.quality_model.score(texts), strict=True):
+            row["quality_score"] = score
+    return rows
