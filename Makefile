@@ -31,5 +31,10 @@ lint: setup
 docs: setup
 	$(BIN)/python -m pipeline.readme
 
+bench: setup
+	$(BIN)/python -m pipeline.evaluation aeb
+	$(BIN)/python -m pipeline.evaluation aeb --extractor resiliparse
+	$(BIN)/python -m bench.signals_bench
+
 clean:
 	rm -rf $(VENV) out
