@@ -12,6 +12,7 @@ import argparse
 import logging
 import sys
 import time
+import uuid
 
 from apache_beam.io.filesystems import FileSystems
 
@@ -41,13 +42,15 @@ def check_inputs(patterns: list[str]) -> int:
 
 
 def prepare_output(output_dir: str, overwrite: bool) -> None:
-    """The output directory must be new or empty (or --overwrite), and writable."""
+    """The output directory must be new or empty (or --overwrite), and writable.
+
+    Nothing is deleted here: a run writes into a staging directory and replaces the old outputs only once
+    it has succeeded (`commit_output`).
+    """
     present = [name for name in MANAGED_OUTPUTS if FileSystems.exists(FileSystems.join(output_dir, name))]
     if present and not overwrite:
         raise UsageError(f"output {output_dir!r} already holds a run ({', '.join(present)}); use --overwrite")
     try:
-        if present:
-            FileSystems.delete([FileSystems.join(output_dir, name) for name in present])
         if not FileSystems.exists(output_dir):
             FileSystems.mkdirs(output_dir)
         probe = FileSystems.join(output_dir, ".pristine-write-probe")
@@ -56,6 +59,32 @@ def prepare_output(output_dir: str, overwrite: bool) -> None:
         FileSystems.delete([probe])
     except Exception as exc:
         raise UsageError(f"output {output_dir!r} is not writable: {exc}") from exc
+
+
+def staging_dir(output_dir: str) -> str:
+    """Where a run writes until it has finished: readers of output_dir never see half a run."""
+    return FileSystems.join(output_dir, f"_incomplete-{uuid.uuid4().hex[:12]}")
+
+
+def commit_output(staging: str, output_dir: str) -> None:
+    """Replace output_dir's previous run (if any) by the finished run in `staging`."""
+    old = [
+        FileSystems.join(output_dir, n)
+        for n in MANAGED_OUTPUTS
+        if FileSystems.exists(FileSystems.join(output_dir, n))
+    ]
+    if old:
+        FileSystems.delete(old)
+    files = [m.path for m in FileSystems.match([FileSystems.join(staging, "**")])[0].metadata_list]
+    moves = [(src, FileSystems.join(output_dir, src[len(staging) :].lstrip("/"))) for src in files]
+    # stats.json last: its presence means the run is complete
+    moves.sort(key=lambda m: m[1].endswith("stats.json"))
+    for src, dst in moves:
+        parent = dst.rsplit("/", 1)[0]
+        if not FileSystems.exists(parent):
+            FileSystems.mkdirs(parent)
+        FileSystems.rename([src], [dst])
+    FileSystems.delete([staging])
 
 
 def check_thresholds(path: str | None) -> None:
@@ -79,12 +108,23 @@ def check_model(path: str | None, what: str) -> None:
 
 
 def run_beam(build, opts, output: str) -> dict:
-    """Run a pipeline built by `build(pipeline)` and return its stats.json."""
+    """Run a pipeline built by `build(pipeline, staging_dir)`, commit its output, return its stats.json.
+
+    A run that fails leaves the previous contents of `output` as they were (its staging directory is
+    removed when possible).
+    """
     import apache_beam as beam
 
-    pipeline = beam.Pipeline(options=opts)
-    build(pipeline)
-    pipeline.run().wait_until_finish()
+    staging = staging_dir(output)
+    try:
+        pipeline = beam.Pipeline(options=opts)
+        build(pipeline, staging)
+        pipeline.run().wait_until_finish()
+    except BaseException:
+        if FileSystems.exists(staging):
+            FileSystems.delete([staging])
+        raise
+    commit_output(staging, output)
     return read_stats(output)
 
 
@@ -110,7 +150,7 @@ def cmd_run(argv: list[str]) -> int:
     check_model(ours.quality_model, "--quality-model")
     prepare_output(ours.output, ours.overwrite)
     started = time.monotonic()
-    stats = run_beam(lambda p: graph.build(p, ours), opts, ours.output)
+    stats = run_beam(lambda p, staging: graph.build(p, ours, staging), opts, ours.output)
     return report(stats, ours.output, time.monotonic() - started, n_files)
 
 
@@ -138,7 +178,7 @@ def cmd_recurate(argv: list[str]) -> int:
     prepare_output(args.output, args.overwrite)
     started = time.monotonic()
     stats = run_beam(
-        lambda p: graph.build_recurate(p, args.input, args.config, args.output, args.rows_per_file),
+        lambda p, staging: graph.build_recurate(p, args.input, args.config, staging, args.rows_per_file),
         opts,
         args.output,
     )

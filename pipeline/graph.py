@@ -7,6 +7,7 @@ WARC paths -> records -> (reshuffle) -> extracted rows -> language, quality -> d
 from __future__ import annotations
 
 import json
+import logging
 import posixpath
 
 import apache_beam as beam
@@ -46,6 +47,15 @@ def response_row(rec: warc.Record, crawl: str | None) -> dict:
 def failed(row: dict, reason: str, detail: str | None) -> dict:
     row.update(status=STATUS_FAILED, failure_reason=reason, failure_detail=(detail or "")[:1000] or None)
     return row
+
+
+def dead_letter(row: dict, stage: str, exc: BaseException) -> dict:
+    """A row whose stage raised: failed as '<stage>_error' with the error, instead of failing the job."""
+    Metrics.counter("dead_letter", stage).inc()
+    logging.getLogger(__name__).warning(
+        "%s failed on %s @ %s: %r", stage, row.get("warc_filename"), row.get("warc_offset"), exc
+    )
+    return failed(row, f"{stage}_error", f"{type(exc).__name__}: {exc}")
 
 
 class ReadWarcFile(beam.DoFn):
@@ -95,10 +105,12 @@ class ExtractText(beam.DoFn):
             yield row
             return
         try:
-            html, charset = warc.decode_html(body, charset_header)
-        except Exception as exc:  # decode_html is total by design; this is the dead-letter net
-            yield failed(row, "charset_decode_error", repr(exc))
-            return
+            yield self.extract(row, body, charset_header)
+        except Exception as exc:
+            yield dead_letter(row, "extract", exc)
+
+    def extract(self, row, body, charset_header) -> dict:
+        html, charset = warc.decode_html(body, charset_header)
         row["charset"] = charset
         result = self.extractor.extract(html, row.get("url"))
         row["extractor"] = self.kind
@@ -106,10 +118,9 @@ class ExtractText(beam.DoFn):
             Metrics.counter("extract", "html_truncated").inc()
         if result.failure_reason:
             Metrics.counter("extract", result.failure_reason).inc()
-            yield failed(row, result.failure_reason, result.failure_detail)
-            return
+            return failed(row, result.failure_reason, result.failure_detail)
         row.update(text=result.text or "", title=result.title, published_date=result.published_date)
-        yield row
+        return row
 
     def teardown(self):
         self.extractor.close()
@@ -125,7 +136,16 @@ class ScoreDocuments(beam.DoFn):
         self.scorers = signals.Scorers.load(self.quality_model)
 
     def process(self, batch: list[dict]):
-        yield from signals.score_rows(batch, self.scorers)
+        try:
+            yield from signals.score_rows(batch, self.scorers)
+        except Exception:
+            # find the row(s) that raise; the others are scored one by one
+            for row in batch:
+                try:
+                    signals.score_rows([row], self.scorers)
+                    yield row
+                except Exception as exc:
+                    yield dead_letter(row, "score", exc)
 
 
 class Decide(beam.DoFn):
@@ -136,21 +156,33 @@ class Decide(beam.DoFn):
         self.thresholds = load_thresholds(self.thresholds_path)
 
     def process(self, row):
-        row = decide(row, self.thresholds)
+        try:
+            row = decide(row, self.thresholds)
+        except Exception as exc:
+            row = dead_letter(dict(row), "decide", exc)
         reason = row.get("reject_reason") or row.get("failure_reason")
         Metrics.counter("decide", f"{row['status']}.{reason}" if reason else row["status"]).inc()
         yield row
 
 
+def _clean(value):
+    """JSON may carry lone UTF-16 surrogates ("\\ud800"), which no UTF-8 coder or Parquet file accepts."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
 def text_document_row(record: dict, source: str, crawl: str | None) -> dict:
     """A JSONL/Parquet document (fields text, optional id, url, crawl) -> a row ready for language ID."""
-    text = record.get("text")
-    doc_id = record.get("id")
+    text, doc_id, url, record_crawl = (_clean(record.get(k)) for k in ("text", "id", "url", "crawl"))
+    url = str(url) if url is not None else None
     row = new_row(
-        id=str(doc_id) if doc_id is not None else document_id(source, text),
-        url=record.get("url"),
-        domain=domain_of(record.get("url")),
-        crawl=crawl or record.get("crawl"),
+        id=str(doc_id)
+        if doc_id is not None
+        else document_id(source, text if isinstance(text, str) else None),
+        url=url,
+        domain=domain_of(url),
+        crawl=crawl or (str(record_crawl) if record_crawl is not None else None),
         warc_filename=source,
         extractor="none",
     )
@@ -203,7 +235,7 @@ def read_documents(p, opts: PristineOptions):
     return rows | "spread documents" >> beam.Reshuffle(), p | "no file counts" >> beam.Create([])
 
 
-def build(p, opts: PristineOptions) -> None:
+def build(p, opts: PristineOptions, output_dir: str) -> None:
     rows, file_counts = read_documents(p, opts)
     decided = (
         rows
@@ -211,12 +243,12 @@ def build(p, opts: PristineOptions) -> None:
         | "language and quality" >> beam.ParDo(ScoreDocuments(opts.quality_model))
         | "decide" >> beam.ParDo(Decide(opts.thresholds))
     )
-    decided | "write parquet" >> WriteDocuments(opts.output, opts.rows_per_file)
+    decided | "write parquet" >> WriteDocuments(output_dir, opts.rows_per_file)
     (
         (file_counts, decided | "count rows" >> beam.Map(row_counts))
         | "all counts" >> beam.Flatten()
         | "merge counts" >> beam.CombineGlobally(MergeCounts())
-        | "write stats.json" >> beam.Map(write_stats, output_dir=opts.output, input_format=opts.input_format)
+        | "write stats.json" >> beam.Map(write_stats, output_dir=output_dir, input_format=opts.input_format)
     )
 
 

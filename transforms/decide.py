@@ -14,8 +14,9 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 
-from transforms.schema import COLUMN_NAMES, STATUS_FAILED, STATUS_KEPT, STATUS_REJECTED
+from transforms.schema import COLUMN_NAMES, SCHEMA, STATUS_FAILED, STATUS_KEPT, STATUS_REJECTED
 from transforms.urlfilter import UrlLists, url_signals
 
 URL_LIST_KEYS = {"domains", "urls", "hard_words", "soft_words"}
@@ -81,6 +82,13 @@ def thresholds_from_dict(raw: dict, source: str = "<dict>", base_dir: Path | Non
             raise ValueError(f"{source}: rule #{i + 1} needs name and column, and only min/max/enabled ({r})")
         if r["column"] not in COLUMN_NAMES:
             raise ValueError(f"{source}: rule {r['name']!r} names unknown column {r['column']!r}")
+        dtype = SCHEMA.field(r["column"]).type
+        if r["name"] != LANGUAGE_NOT_KEPT and not (
+            pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_boolean(dtype)
+        ):
+            raise ValueError(
+                f"{source}: rule {r['name']!r}: column {r['column']!r} is {dtype}, not a number or boolean"
+            )
         rules.append(Rule(**r))
     names = [r.name for r in rules]
     if len(set(names)) != len(names):

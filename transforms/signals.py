@@ -29,8 +29,11 @@ class Scorers:
 
 def score_rows(rows: list[dict], scorers: Scorers) -> list[dict]:
     """Add the signal columns to each row with text (in place); returns `rows`."""
-    todo = [r for r in rows if r.get("status") != STATUS_FAILED and isinstance(r.get("text"), str)]
-    texts = [r["text"] for r in todo]
+    todo = [r for r in rows if r.get("status") != STATUS_FAILED]
+    texts = [r.get("text") for r in todo]
+    for row, text in zip(todo, texts, strict=True):
+        if not isinstance(text, str):
+            raise TypeError(f"row {row.get('id')!r}: text is {type(text).__name__}, not str")
     for row, (lang, score) in zip(todo, langid.identify(scorers.lid, texts), strict=True):
         row.update(lang=lang, lang_score=score)
         row.update(quality.quality_signals(row["text"], lang))
