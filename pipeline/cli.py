@@ -18,7 +18,10 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline import options
 from pipeline.stats import read_stats, summary
+from transforms import httpfs
 from transforms.sink import ROOT_OF_STATUS
+
+assert httpfs  # registers http(s):// with Beam's FileSystems for --input URLs
 
 MANAGED_OUTPUTS = [*ROOT_OF_STATUS.values(), "stats.json"]
 

@@ -17,13 +17,14 @@ from apache_beam.metrics import Metrics
 
 from pipeline.options import PristineOptions
 from pipeline.stats import MergeCounts, row_counts, write_recurated_stats, write_stats
-from transforms import signals, warc
+from transforms import httpfs, signals, warc
 from transforms.decide import decide, load_thresholds
 from transforms.extract import Extractor
 from transforms.schema import STATUS_FAILED, document_id, domain_of, new_row
 from transforms.sink import WriteDocuments
 
 SCORE_BATCH = 256
+assert httpfs  # imported for its side effect: http(s):// inputs on every worker
 
 
 def response_row(rec: warc.Record, crawl: str | None) -> dict:
