@@ -110,12 +110,9 @@ def check_model(path: str | None, what: str) -> None:
         raise UsageError(f"{what} {path!r}: {exc}") from exc
 
 
-def run_beam(build, opts, output: str) -> dict:
-    """Run a pipeline built by `build(pipeline, staging_dir)`, commit its output, return its stats.json.
-
-    A run that fails leaves the previous contents of `output` as they were (its staging directory is
-    removed when possible).
-    """
+def run_staged(build, opts, output: str) -> str:
+    """Run a pipeline built by `build(pipeline, staging_dir)` into a fresh staging directory under `output`;
+    returns that directory. A failed run removes it and re-raises: `output` is left as it was."""
     import apache_beam as beam
 
     staging = staging_dir(output)
@@ -127,7 +124,12 @@ def run_beam(build, opts, output: str) -> dict:
         if FileSystems.exists(staging):
             FileSystems.delete([staging])
         raise
-    commit_output(staging, output)
+    return staging
+
+
+def run_beam(build, opts, output: str) -> dict:
+    """run_staged, then replace `output`'s previous run by the new one; returns its stats.json."""
+    commit_output(run_staged(build, opts, output), output)
     return read_stats(output)
 
 
@@ -244,9 +246,72 @@ def cmd_train(argv: list[str]) -> int:
     return 0
 
 
+def cmd_backfill(argv: list[str]) -> int:
+    from pipeline import graph, snapshots
+
+    parser = argparse.ArgumentParser(
+        prog="pristine backfill",
+        description="run whole Common Crawl snapshots, oldest first, in resumable batches; any Beam option may follow",
+    )
+    parser.add_argument(
+        "--crawl", action="append", required=True, help="snapshot id, e.g. CC-MAIN-2024-10 (repeat)"
+    )
+    parser.add_argument("--output", required=True, help="one dataset for every snapshot, plus manifest.jsonl")
+    parser.add_argument(
+        "--source", default="https", help="s3 | https | a local mirror laid out as Common Crawl's bucket"
+    )
+    parser.add_argument(
+        "--files", type=int, default=None, help="only the first N WARC files of each snapshot"
+    )
+    parser.add_argument(
+        "--batch-files", type=int, default=10, help="WARC files per pipeline run (default 10)"
+    )
+    args, run_args = parser.parse_known_args(argv)
+    if args.batch_files < 1 or (args.files is not None and args.files < 1):
+        raise UsageError("--files and --batch-files must be at least 1")
+    try:
+        batches = snapshots.plan(args.crawl, args.source, args.files, args.batch_files)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    if not FileSystems.exists(args.output):
+        FileSystems.mkdirs(args.output)
+    done = snapshots.finished_batches(args.output)
+    progress = snapshots.Progress(sum(len(b.files) for b in batches))
+    todo = [b for b in batches if b.id not in done]
+    progress.skip(sum(len(b.files) for b in batches if b.id in done))
+    print(
+        f"backfill: {len(batches)} batches, {len(batches) - len(todo)} already finished, {len(todo)} to run"
+    )
+    for batch in todo:
+        batch_argv = ["--input", *batch.files, "--output", args.output, "--crawl", batch.crawl, *run_args]
+        try:
+            opts = options.parse(batch_argv)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
+        ours = opts.view_as(options.PristineOptions)
+        staging = run_staged(lambda p, staging, ours=ours: graph.build(p, ours, staging), opts, args.output)
+        stats = snapshots.commit_batch(staging, args.output, batch)
+        snapshots.append_manifest(
+            args.output,
+            {
+                "batch": batch.id,
+                "crawl": batch.crawl,
+                "files": list(batch.files),
+                "kept": stats["kept"],
+                "html_responses": stats["html_responses"],
+            },
+        )
+        progress.update(batch, stats["documents_read"])
+    stats = snapshots.merge_stats(args.output)
+    print(summary(stats))
+    print(f"output: {args.output}  (curated/, rejected/, failed/, stats.json, manifest.jsonl)")
+    return 0 if stats["accounting_ok"] else 1
+
+
 COMMANDS = {
     "run": (cmd_run, "WARC/ARC (or JSONL/Parquet text) in, curated Parquet out"),
     "recurate": (cmd_recurate, "re-decide a previous run with a new thresholds config"),
+    "backfill": (cmd_backfill, "whole snapshots, oldest first, resumable batches"),
     "score": (cmd_score, "add signal columns to a JSONL/Parquet corpus, nothing dropped"),
     "train": (cmd_train, "train a model (quality)"),
 }

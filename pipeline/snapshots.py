@@ -1,0 +1,193 @@
+"""Backfills: Common Crawl snapshot ids -> warc.paths.gz -> WARC URLs -> batches, resumable after a kill.
+
+    pristine backfill --crawl CC-MAIN-2024-10 [--crawl ...] --output DIR [--files N] [--source s3|https|PATH]
+
+Snapshots run oldest first. Each snapshot's WARC list is cut into batches of `--batch-files` files; a
+batch is one pipeline run, staged in `DIR/_incomplete-*` and then committed into DIR under file names
+prefixed by the batch id, so every batch of every snapshot lands in one Hive-partitioned dataset
+(`DIR/curated/crawl=*/lang=*/`). A batch is finished when its line is in `DIR/manifest.jsonl`; a rerun
+skips finished batches, re-does the one that was interrupted (first deleting any files a half-finished
+commit left), and ends with the same files an uninterrupted run writes. `DIR/stats.json` is the sum of
+the batches' stats (`DIR/_batches/<batch>.json`).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import re
+import sys
+import time
+from dataclasses import dataclass
+
+from apache_beam.io.filesystems import FileSystems
+
+from pipeline.stats import STATS_FILE, build_stats
+
+SOURCES = {"s3": "s3://commoncrawl", "https": "https://data.commoncrawl.org"}
+CRAWL_ID = re.compile(r"^CC-MAIN-(\d{4})-(\d{2})$")
+MANIFEST = "manifest.jsonl"
+BATCH_STATS_DIR = "_batches"
+
+
+def crawl_key(crawl: str) -> tuple[int, int]:
+    """CC-MAIN-2024-10 -> (2024, 10), for oldest-first ordering; ValueError for other names."""
+    match = CRAWL_ID.match(crawl)
+    if not match:
+        raise ValueError(f"{crawl!r} is not a Common Crawl snapshot id (CC-MAIN-YYYY-WW)")
+    return int(match.group(1)), int(match.group(2))
+
+
+def source_root(source: str) -> str:
+    return SOURCES.get(source, source).rstrip("/")
+
+
+def warc_urls(crawl: str, source: str, limit: int | None = None) -> list[str]:
+    """The WARC file URLs of a snapshot, from its crawl-data/<crawl>/warc.paths.gz."""
+    root = source_root(source)
+    listing = f"{root}/crawl-data/{crawl}/warc.paths.gz"
+    try:
+        with FileSystems.open(listing, compression_type="uncompressed") as f:
+            text = gzip.decompress(f.read()).decode("utf-8")
+    except Exception as exc:
+        raise ValueError(f"cannot read the WARC list of {crawl}: {listing}: {exc}") from exc
+    paths = [line.strip() for line in text.splitlines() if line.strip()]
+    if not paths:
+        raise ValueError(f"{listing} lists no WARC files")
+    return [f"{root}/{p}" for p in paths[:limit]]
+
+
+@dataclass(frozen=True)
+class Batch:
+    crawl: str
+    index: int
+    files: tuple[str, ...]
+
+    @property
+    def id(self) -> str:
+        """Stable across reruns: the crawl and the files it holds."""
+        digest = hashlib.sha1("\n".join(self.files).encode()).hexdigest()[:10]
+        return f"{self.crawl}-b{self.index:05d}-{digest}"
+
+
+def plan(crawls: list[str], source: str, files: int | None, batch_files: int) -> list[Batch]:
+    batches = []
+    for crawl in sorted(set(crawls), key=crawl_key):
+        urls = warc_urls(crawl, source, files)
+        for i in range(0, len(urls), batch_files):
+            batches.append(Batch(crawl, i // batch_files, tuple(urls[i : i + batch_files])))
+    return batches
+
+
+def finished_batches(output: str) -> set[str]:
+    path = FileSystems.join(output, MANIFEST)
+    if not FileSystems.exists(path):
+        return set()
+    with FileSystems.open(path, compression_type="uncompressed") as f:
+        lines = f.read().decode("utf-8").splitlines()
+    done = set()
+    for line in lines:
+        try:
+            done.add(json.loads(line)["batch"])
+        except (ValueError, KeyError):
+            continue  # a line cut by a kill: that batch is simply redone
+    return done
+
+
+def append_manifest(output: str, entry: dict) -> None:
+    path = FileSystems.join(output, MANIFEST)
+    old = b""
+    if FileSystems.exists(path):
+        with FileSystems.open(path, compression_type="uncompressed") as f:
+            old = f.read()
+        if old and not old.endswith(b"\n"):
+            old = old[: old.rfind(b"\n") + 1]
+    tmp = path + ".tmp"
+    with FileSystems.create(tmp) as f:
+        f.write(old + (json.dumps(entry, sort_keys=True) + "\n").encode())
+    FileSystems.rename([tmp], [path])  # replaces the old manifest in one step (os.rename; a copy on GCS)
+
+
+def commit_batch(staging: str, output: str, batch: Batch) -> dict:
+    """Move a finished batch's files into output (names prefixed by the batch id); returns its stats."""
+    leftovers = FileSystems.match([FileSystems.join(output, "**", f"{batch.id}-*")])[0].metadata_list
+    if leftovers:  # a commit that was killed half-way
+        FileSystems.delete([m.path for m in leftovers])
+    with FileSystems.open(FileSystems.join(staging, STATS_FILE), compression_type="uncompressed") as f:
+        stats = json.loads(f.read())
+    for meta in FileSystems.match([FileSystems.join(staging, "**", "*.parquet")])[0].metadata_list:
+        relative = meta.path[len(staging) :].lstrip("/")
+        directory, _, name = relative.rpartition("/")
+        target_dir = FileSystems.join(output, directory)
+        if not FileSystems.exists(target_dir):
+            FileSystems.mkdirs(target_dir)
+        FileSystems.rename([meta.path], [FileSystems.join(target_dir, f"{batch.id}-{name}")])
+    stats_dir = FileSystems.join(output, BATCH_STATS_DIR)
+    if not FileSystems.exists(stats_dir):
+        FileSystems.mkdirs(stats_dir)
+    with FileSystems.create(FileSystems.join(stats_dir, f"{batch.id}.json")) as f:
+        f.write(json.dumps(stats, indent=2, sort_keys=True).encode())
+    FileSystems.delete([staging])
+    return stats
+
+
+def flatten(stats: dict, prefix: str = "") -> dict[str, int]:
+    out = {}
+    for key, value in stats.items():
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{prefix}{key}."))
+        elif isinstance(value, int) and not isinstance(value, bool):
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def merge_stats(output: str) -> dict:
+    """DIR/stats.json as the sum of every committed batch's stats."""
+    totals: dict[str, int] = {}
+    metas = FileSystems.match([FileSystems.join(output, BATCH_STATS_DIR, "*.json")])[0].metadata_list
+    for meta in metas:
+        with FileSystems.open(meta.path, compression_type="uncompressed") as f:
+            for key, n in flatten(json.loads(f.read())).items():
+                totals[key] = totals.get(key, 0) + n
+    for derived in ("records_read_total", "batches"):  # build_stats recomputes these
+        totals.pop(derived, None)
+    stats = build_stats(totals, "warc")
+    stats["batches"] = len(metas)
+    with FileSystems.create(FileSystems.join(output, STATS_FILE)) as f:
+        f.write(json.dumps(stats, indent=2, sort_keys=True).encode())
+    return stats
+
+
+class Progress:
+    """One line per finished batch: files done / total, docs/s, ETA."""
+
+    def __init__(self, total_files: int, out=sys.stdout):
+        self.total = total_files
+        self.done = 0
+        self.docs = 0
+        self.started = time.monotonic()
+        self.out = out
+
+    def skip(self, n_files: int) -> None:
+        self.total -= n_files
+
+    def update(self, batch: Batch, docs: int) -> str:
+        self.done += len(batch.files)
+        self.docs += docs
+        elapsed = time.monotonic() - self.started
+        rate = self.docs / elapsed if elapsed else 0.0
+        eta = elapsed / self.done * (self.total - self.done) if self.done else 0.0
+        line = (
+            f"[{batch.crawl}] batch {batch.index + 1}: files {self.done}/{self.total}, "
+            f"{self.docs:,} docs, {rate:.1f} docs/s, ETA {_duration(eta)}"
+        )
+        print(line, file=self.out, flush=True)
+        return line
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
