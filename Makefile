@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    ?= out/sample-run
 
-.PHONY: setup run test lint docs bench clean
+.PHONY: setup run test browser lint docs bench clean
 
 setup: $(STAMP)
 
@@ -21,8 +21,12 @@ $(STAMP): requirements.lock setup.py
 run: setup
 	$(BIN)/pristine run --input sample/*.warc.gz --output $(OUT)
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest -q tests
+
+# Headless Chromium renders run reports in the tests (Debian's package; needs root, as in CI).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
 lint: setup
 	$(BIN)/ruff check .

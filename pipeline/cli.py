@@ -9,6 +9,7 @@ pristine train quality --positive FILE --negative FILE --output MODEL
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import time
@@ -23,7 +24,7 @@ from transforms.sink import ROOT_OF_STATUS
 
 assert httpfs  # registers http(s):// with Beam's FileSystems for --input URLs
 
-MANAGED_OUTPUTS = [*ROOT_OF_STATUS.values(), "stats.json"]
+MANAGED_OUTPUTS = [*ROOT_OF_STATUS.values(), "stats.json", "report.html"]
 
 
 class UsageError(Exception):
@@ -119,12 +120,37 @@ def run_staged(build, opts, output: str) -> str:
     try:
         pipeline = beam.Pipeline(options=opts)
         build(pipeline, staging)
-        pipeline.run().wait_until_finish()
+        result = pipeline.run()
+        result.wait_until_finish()
+        add_stage_seconds(staging, result)
     except BaseException:
         if FileSystems.exists(staging):
             FileSystems.delete([staging])
         raise
     return staging
+
+
+def add_stage_seconds(run_dir: str, result) -> None:
+    """Put the stage clocks' Beam counters into stats.json as stage_seconds (where the runner has metrics)."""
+    from apache_beam.metrics.metric import MetricsFilter
+
+    from pipeline.graph import STAGE_TIME
+
+    try:
+        counters = result.metrics().query(MetricsFilter().with_namespace(STAGE_TIME))["counters"]
+    except Exception:  # a runner without metrics support: the report just has no timing chart
+        return
+    seconds: dict[str, float] = {}
+    for c in counters:
+        seconds[c.key.metric.name] = (
+            seconds.get(c.key.metric.name, 0.0) + (c.committed or c.attempted or 0) / 1e6
+        )
+    path = FileSystems.join(run_dir, "stats.json")
+    with FileSystems.open(path, compression_type="uncompressed") as f:
+        stats = json.loads(f.read())
+    stats["stage_seconds"] = {k: round(v, 3) for k, v in sorted(seconds.items())}
+    with FileSystems.create(path) as f:
+        f.write(json.dumps(stats, indent=2, sort_keys=True).encode())
 
 
 def run_beam(build, opts, output: str) -> dict:
@@ -134,8 +160,12 @@ def run_beam(build, opts, output: str) -> dict:
 
 
 def report(stats: dict, output: str, seconds: float, n_files: int) -> int:
+    from pipeline.report import write_report
+
     docs = stats["documents_read"]
     print(summary(stats))
+    if "://" not in output:
+        print(f"report: {write_report(output)}")
     rate = docs / max(seconds, 1e-9)
     print(f"{n_files} input file(s), {docs:,} documents in {seconds:.1f} s ({rate:.1f} docs/s)")
     print(f"output: {output}  (curated/, rejected/, failed/, stats.json)")
@@ -303,15 +333,20 @@ def cmd_backfill(argv: list[str]) -> int:
         )
         progress.update(batch, stats["documents_read"])
     stats = snapshots.merge_stats(args.output)
-    print(summary(stats))
-    print(f"output: {args.output}  (curated/, rejected/, failed/, stats.json, manifest.jsonl)")
-    return 0 if stats["accounting_ok"] else 1
+    return report(stats, args.output, time.monotonic() - progress.started, sum(len(b.files) for b in batches))
+
+
+def cmd_report(argv: list[str]) -> int:
+    from pipeline.report import main as report_main
+
+    return report_main(argv)
 
 
 COMMANDS = {
     "run": (cmd_run, "WARC/ARC (or JSONL/Parquet text) in, curated Parquet out"),
     "recurate": (cmd_recurate, "re-decide a previous run with a new thresholds config"),
     "backfill": (cmd_backfill, "whole snapshots, oldest first, resumable batches"),
+    "report": (cmd_report, "(re)write RUN_DIR/report.html"),
     "score": (cmd_score, "add signal columns to a JSONL/Parquet corpus, nothing dropped"),
     "train": (cmd_train, "train a model (quality)"),
 }

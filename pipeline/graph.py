@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import posixpath
+import time
+from contextlib import contextmanager
 
 import apache_beam as beam
 from apache_beam.io import fileio
@@ -59,6 +61,18 @@ def dead_letter(row: dict, stage: str, exc: BaseException) -> dict:
     return failed(row, f"{stage}_error", f"{type(exc).__name__}: {exc}")
 
 
+STAGE_TIME = "stage_microseconds"  # Beam counter namespace: wall time per stage, summed over workers
+
+
+@contextmanager
+def stage_clock(stage: str):
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        Metrics.counter(STAGE_TIME, stage).inc(int((time.perf_counter() - start) * 1e6))
+
+
 class ReadWarcFile(beam.DoFn):
     """file path -> (row, html bytes, charset header) per HTML response; per-file record counts on 'counts'."""
 
@@ -69,7 +83,12 @@ class ReadWarcFile(beam.DoFn):
 
     def process(self, path: str):
         counts: dict[str, int] = {}
-        for rec in warc.iter_records(path):
+        records = warc.iter_records(path)
+        while True:
+            with stage_clock("read"):
+                rec = next(records, None)
+            if rec is None:
+                break
             key = f"records_read.{rec.record_type}"
             counts[key] = counts.get(key, 0) + 1
             if rec.failure_reason and not rec.is_html:
@@ -106,9 +125,11 @@ class ExtractText(beam.DoFn):
             yield row
             return
         try:
-            yield self.extract(row, body, charset_header)
+            with stage_clock("extract"):
+                row = self.extract(row, body, charset_header)
         except Exception as exc:
-            yield dead_letter(row, "extract", exc)
+            row = dead_letter(row, "extract", exc)
+        yield row
 
     def extract(self, row, body, charset_header) -> dict:
         html, charset = warc.decode_html(body, charset_header)
@@ -138,7 +159,9 @@ class ScoreDocuments(beam.DoFn):
 
     def process(self, batch: list[dict]):
         try:
-            yield from signals.score_rows(batch, self.scorers)
+            with stage_clock("score"):
+                scored = signals.score_rows(batch, self.scorers)
+            yield from scored
         except Exception:
             # find the row(s) that raise; the others are scored one by one
             for row in batch:
@@ -158,7 +181,8 @@ class Decide(beam.DoFn):
 
     def process(self, row):
         try:
-            row = decide(row, self.thresholds)
+            with stage_clock("decide"):
+                row = decide(row, self.thresholds)
         except Exception as exc:
             row = dead_letter(dict(row), "decide", exc)
         reason = row.get("reject_reason") or row.get("failure_reason")

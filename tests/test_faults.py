@@ -81,6 +81,6 @@ def test_output_appears_only_when_complete(tmp_path):
     sample = str(WARC_SAMPLES / "commoncrawl" / "warcfile.warc.gz")
     out = tmp_path / "out"
     assert cli.main(["run", "--input", sample, "--output", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["curated", "rejected", "stats.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["curated", "rejected", "report.html", "stats.json"]
     total = sum(pq.read_table(out / d).num_rows for d in ("curated", "rejected"))
     assert total == read_stats(str(out))["html_responses"] == 16

@@ -19,12 +19,14 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+import time
 import uuid
 
 import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
 
 from transforms.schema import SCHEMA, STATUS_FAILED, STATUS_KEPT, STATUS_REJECTED, to_table
 
@@ -66,6 +68,7 @@ def write_partition_file(output_dir: str, partition: str, shard: int, num_shards
 
     Written to a temporary name first and renamed, so a reader never sees half a file.
     """
+    start = time.perf_counter()
     root = partition.split("/", 1)[0]
     rows = sorted(rows, key=lambda r: r["id"])
     table = to_table(rows).select(file_schema(root).names)
@@ -82,6 +85,7 @@ def write_partition_file(output_dir: str, partition: str, shard: int, num_shards
     if FileSystems.exists(path):
         FileSystems.delete([path])
     FileSystems.rename([tmp], [path])
+    Metrics.counter("stage_microseconds", "write").inc(int((time.perf_counter() - start) * 1e6))
     return path
 
 

@@ -1,0 +1,271 @@
+"""report.html: one self-contained page per run (inline SVG charts, no scripts, no network), readable offline.
+
+    pristine report RUN_DIR        # (re)writes RUN_DIR/report.html; `pristine run` writes it too
+
+It shows the funnel (records read -> HTML -> extracted -> kept, rejects by reason, failures by kind), the
+language mix, score distributions (language, quality and synthetic scores where present, by cohort when a
+`cohort` column exists), the dedup cluster-size histogram, the domains with the highest estimated
+synthetic share (with their intervals) and the time per stage, each when the run has that data.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from pipeline.stats import STATS_FILE
+
+REPORT_FILE = "report.html"
+SYNTHETIC_BY_DOMAIN = "synthetic_by_domain.parquet"
+PALETTE = ["#3b6ea5", "#c8553d", "#588b8b", "#f2a541", "#8e6c8a", "#6a994e"]
+
+
+def _esc(value) -> str:
+    return html.escape(str(value))
+
+
+def bar_chart(title: str, items: list[tuple[str, float]], color: str = PALETTE[0], unit: str = "") -> str:
+    """Horizontal bars, largest first as given; an SVG figure with its title."""
+    if not items:
+        return ""
+    width, label_w, row_h = 720, 230, 22
+    top = max(v for _, v in items) or 1
+    height = row_h * len(items) + 10
+    bars = []
+    for i, (label, value) in enumerate(items):
+        y = 5 + i * row_h
+        w = (width - label_w - 90) * value / top
+        text = f"{value:,.0f}" if float(value).is_integer() else f"{value:,.3g}"
+        bars.append(
+            f'<text x="{label_w - 8}" y="{y + 15}" text-anchor="end">{_esc(label)}</text>'
+            f'<rect x="{label_w}" y="{y + 3}" width="{max(w, 1):.1f}" height="{row_h - 6}" fill="{color}"/>'
+            f'<text x="{label_w + w + 6:.1f}" y="{y + 15}">{_esc(text)}{_esc(unit)}</text>'
+        )
+    return _figure(title, width, height, "".join(bars))
+
+
+def histogram(
+    title: str, series: dict[str, list[float]], bins: int = 20, lo: float = 0.0, hi: float = 1.0
+) -> str:
+    """Overlaid histograms (share of each series per bin) on [lo, hi]."""
+    series = {k: [v for v in vs if v is not None and not math.isnan(v)] for k, vs in series.items()}
+    series = {k: vs for k, vs in series.items() if vs}
+    if not series:
+        return ""
+    width, height, left, bottom = 720, 240, 50, 30
+    plot_w, plot_h = width - left - 20, height - bottom - 30
+    shares = {}
+    for name, values in series.items():
+        counts = [0] * bins
+        for v in values:
+            counts[min(bins - 1, max(0, int((v - lo) / (hi - lo) * bins)))] += 1
+        shares[name] = [c / len(values) for c in counts]
+    top = max(max(s) for s in shares.values()) or 1
+    parts = [
+        f'<line x1="{left}" y1="{20 + plot_h}" x2="{left + plot_w}" y2="{20 + plot_h}" stroke="#888"/>',
+        f'<text x="{left}" y="{height - 8}">{lo:g}</text>',
+        f'<text x="{left + plot_w}" y="{height - 8}" text-anchor="end">{hi:g}</text>',
+        f'<text x="{left - 6}" y="28" text-anchor="end">{top:.0%}</text>',
+    ]
+    bar_w = plot_w / bins / len(shares)
+    for k, (name, values) in enumerate(shares.items()):
+        color = PALETTE[k % len(PALETTE)]
+        for i, share in enumerate(values):
+            h = plot_h * share / top
+            x = left + i * plot_w / bins + k * bar_w
+            parts.append(
+                f'<rect x="{x:.1f}" y="{20 + plot_h - h:.1f}" width="{bar_w:.1f}" height="{h:.1f}" fill="{color}"/>'
+            )
+        parts.append(
+            f'<rect x="{left + 10 + k * 170}" y="4" width="10" height="10" fill="{color}"/>'
+            f'<text x="{left + 24 + k * 170}" y="13">{_esc(name)} (n={len(series[name]):,})</text>'
+        )
+    return _figure(title, width, height, "".join(parts))
+
+
+def interval_chart(title: str, rows: list[tuple[str, float, float, float]]) -> str:
+    """Point estimates with intervals on [0, 1]: (label, estimate, low, high)."""
+    if not rows:
+        return ""
+    width, label_w, row_h = 720, 230, 22
+    plot_w = width - label_w - 80
+    height = row_h * len(rows) + 30
+    parts = [
+        f'<text x="{label_w}" y="{height - 6}">0%</text>',
+        f'<text x="{label_w + plot_w}" y="{height - 6}" text-anchor="end">100%</text>',
+    ]
+    for i, (label, est, low, high) in enumerate(rows):
+        y = 5 + i * row_h + 11
+        x = lambda v: label_w + plot_w * min(1.0, max(0.0, v))  # noqa: E731
+        parts.append(
+            f'<text x="{label_w - 8}" y="{y + 4}" text-anchor="end">{_esc(label)}</text>'
+            f'<line x1="{x(low):.1f}" y1="{y}" x2="{x(high):.1f}" y2="{y}" stroke="{PALETTE[1]}" stroke-width="2"/>'
+            f'<circle cx="{x(est):.1f}" cy="{y}" r="4" fill="{PALETTE[1]}"/>'
+            f'<text x="{label_w + plot_w + 8}" y="{y + 4}">{est:.0%}</text>'
+        )
+    return _figure(title, width, height, "".join(parts))
+
+
+def _figure(title: str, width: int, height: int, body: str) -> str:
+    return (
+        f"<figure><figcaption>{_esc(title)}</figcaption>"
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        f'font-family="sans-serif" font-size="12" role="img" aria-label="{_esc(title)}">{body}</svg></figure>'
+    )
+
+
+def _columns(run_dir: Path, root: str, wanted: list[str]) -> dict[str, list]:
+    path = run_dir / root
+    if not path.exists() or not any(path.rglob("*.parquet")):
+        return {}
+    table = pq.read_table(path)
+    return {c: table.column(c).to_pylist() for c in wanted if c in table.column_names}
+
+
+def build_report(run_dir: str | Path) -> str:
+    run_dir = Path(run_dir)
+    stats = json.loads((run_dir / STATS_FILE).read_text())
+    wanted = [
+        "lang",
+        "lang_score",
+        "quality_score",
+        "synthetic_score",
+        "dup_cluster_size",
+        "cohort",
+        "status",
+    ]
+    kept = _columns(run_dir, "curated", wanted)
+    rejected = _columns(run_dir, "rejected", wanted)
+    sections = []
+
+    funnel = (
+        [("WARC records read", stats.get("records_read_total", 0))]
+        if stats.get("input_format") == "warc"
+        else []
+    )
+    funnel += [
+        (
+            "HTML responses" if stats.get("input_format") == "warc" else "documents read",
+            stats.get("html_responses", stats["documents_read"]),
+        ),
+        ("extracted", stats.get("extracted", 0)),
+        ("kept", stats["kept"]),
+        ("rejected", stats["rejected"]),
+        ("failed", stats["failed"]),
+    ]
+    sections.append(bar_chart("Funnel", funnel))
+    sections.append(
+        bar_chart("Rejected, by first failed rule", _top(stats.get("rejected_by_reason", {})), PALETTE[1])
+    )
+    sections.append(bar_chart("Failed, by kind", _top(stats.get("failed_by_reason", {})), PALETTE[3]))
+    sections.append(bar_chart("Records read, by WARC type", _top(stats.get("records_read", {})), PALETTE[2]))
+    sections.append(
+        bar_chart("Kept documents by language", _top(stats.get("kept_by_lang", {}), 15), PALETTE[2])
+    )
+
+    for column, title in (
+        ("lang_score", "Language-ID score (lid.176)"),
+        ("quality_score", "Quality score"),
+        ("synthetic_score", "Synthetic score"),
+    ):
+        if column in kept or column in rejected:
+            series = {"kept": kept.get(column, []), "rejected": rejected.get(column, [])}
+            sections.append(histogram(f"{title}: kept vs rejected", series))
+            cohorts = kept.get("cohort", []) + rejected.get("cohort", [])
+            if column == "synthetic_score" and any(cohorts):
+                values = kept.get(column, []) + rejected.get(column, [])
+                by_cohort: dict[str, list[float]] = {}
+                for cohort, value in zip(cohorts, values, strict=True):
+                    by_cohort.setdefault(cohort or "unknown", []).append(value)
+                sections.append(histogram(f"{title} by cohort", by_cohort))
+
+    sizes = [s for s in kept.get("dup_cluster_size", []) + rejected.get("dup_cluster_size", []) if s]
+    if sizes:
+        buckets = Counter(_size_bucket(s) for s in sizes)
+        order = ["1", "2", "3-5", "6-10", "11-100", "101+"]
+        sections.append(
+            bar_chart(
+                "Documents by duplicate-cluster size",
+                [(b, buckets[b]) for b in order if buckets[b]],
+                PALETTE[4],
+            )
+        )
+
+    by_domain = run_dir / SYNTHETIC_BY_DOMAIN
+    if by_domain.exists():
+        table = pq.read_table(by_domain).to_pylist()
+        table.sort(key=lambda r: -(r.get("share") or 0))
+        rows = [
+            (
+                f"{r['domain']} (n={r.get('n', 0)})",
+                r["share"],
+                r.get("share_low", r["share"]),
+                r.get("share_high", r["share"]),
+            )
+            for r in table[:20]
+            if r.get("share") is not None
+        ]
+        sections.append(interval_chart("Highest estimated synthetic share, by domain (95% interval)", rows))
+
+    timings = stats.get("stage_seconds", {})
+    if timings:
+        sections.append(
+            bar_chart("Wall time per stage (summed over workers)", _top(timings), PALETTE[5], " s")
+        )
+
+    body = "\n".join(s for s in sections if s)
+    identity = "holds" if stats.get("accounting_ok") else "BROKEN"
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>pristine run report</title>
+<style>body{{font-family:sans-serif;max-width:780px;margin:2em auto;color:#222}}
+figure{{margin:1.5em 0}}figcaption{{font-weight:bold;margin-bottom:.4em}}
+table{{border-collapse:collapse}}td{{padding:2px 10px;border-bottom:1px solid #ddd}}</style></head>
+<body><h1>pristine run report</h1>
+<p>{_esc(run_dir)}</p>
+<table><tr><td>kept</td><td>{stats["kept"]:,}</td></tr><tr><td>rejected</td><td>{stats["rejected"]:,}</td></tr>
+<tr><td>failed</td><td>{stats["failed"]:,}</td></tr>
+<tr><td>accounting (in = kept + rejected + failed)</td><td>{identity}</td></tr></table>
+{body}
+</body></html>
+"""
+
+
+def _top(counts: dict, n: int = 25) -> list[tuple[str, float]]:
+    return sorted(counts.items(), key=lambda kv: -kv[1])[:n]
+
+
+def _size_bucket(size: int) -> str:
+    if size <= 2:
+        return str(size)
+    for upper, name in ((5, "3-5"), (10, "6-10"), (100, "11-100")):
+        if size <= upper:
+            return name
+    return "101+"
+
+
+def write_report(run_dir: str | Path) -> Path:
+    path = Path(run_dir) / REPORT_FILE
+    path.write_text(build_report(run_dir), encoding="utf-8")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1 or argv[0].startswith("-"):
+        print("usage: pristine report RUN_DIR", file=sys.stderr)
+        return 2
+    run_dir = Path(argv[0])
+    if not (run_dir / STATS_FILE).exists():
+        print(
+            f"pristine report: error: {run_dir} is not a pristine run directory (no stats.json)",
+            file=sys.stderr,
+        )
+        return 2
+    print(f"report: {write_report(run_dir)}")
+    return 0
