@@ -253,10 +253,9 @@ def read_documents(p, opts: PristineOptions):
         lines = patterns | "read jsonl" >> beam.io.ReadAllFromText(with_filename=True)
         rows = lines | "parse json" >> beam.Map(parse_json_line, crawl=opts.crawl)
     else:
+        crawl = opts.crawl
         records = patterns | "read parquet" >> beam.io.ReadAllFromParquet(with_filename=True)
-        rows = records | "to rows" >> beam.MapTuple(
-            lambda path, rec: text_document_row(rec, path, opts.crawl)
-        )
+        rows = records | "to rows" >> beam.MapTuple(lambda path, rec: text_document_row(rec, path, crawl))
     return rows | "spread documents" >> beam.Reshuffle(), p | "no file counts" >> beam.Create([])
 
 
