@@ -24,7 +24,7 @@ from transforms.sink import ROOT_OF_STATUS
 
 assert httpfs  # registers http(s):// with Beam's FileSystems for --input URLs
 
-MANAGED_OUTPUTS = [*ROOT_OF_STATUS.values(), "stats.json", "report.html"]
+MANAGED_OUTPUTS = [*ROOT_OF_STATUS.values(), "stats.json", "report.html", "synthetic_by_domain.parquet"]
 
 
 class UsageError(Exception):
@@ -244,11 +244,16 @@ def cmd_score(argv: list[str]) -> int:
 
 
 def cmd_train(argv: list[str]) -> int:
+    if argv[:1] == ["synthetic"]:
+        from pipeline.train_synthetic import main as train_synthetic
+
+        return train_synthetic(argv[1:])
     from pipeline.corpus import read_texts
     from transforms.quality_model import TrainSettings, train_quality_model
 
     parser = argparse.ArgumentParser(prog="pristine train", description="train a model")
     sub = parser.add_subparsers(dest="model", required=True)
+    sub.add_parser("synthetic", help="the shipped synthetic-text model (make models); --help for its flags")
     q = sub.add_parser("quality", help="fastText quality classifier for --quality-model")
     q.add_argument("--positive", required=True, nargs="+", help="JSONL/Parquet files of good ('text' field)")
     q.add_argument("--negative", required=True, nargs="+", help="JSONL/Parquet files of bad ('text' field)")
@@ -336,6 +341,15 @@ def cmd_backfill(argv: list[str]) -> int:
     return report(stats, args.output, time.monotonic() - progress.started, sum(len(b.files) for b in batches))
 
 
+def cmd_evaluate(argv: list[str]) -> int:
+    if argv[:1] != ["synthetic"]:
+        print("usage: pristine evaluate synthetic --input LABELLED.jsonl[.gz] [--json OUT]", file=sys.stderr)
+        return 2
+    from pipeline.evaluate_synthetic import main as evaluate_synthetic
+
+    return evaluate_synthetic(argv[1:])
+
+
 def cmd_report(argv: list[str]) -> int:
     from pipeline.report import main as report_main
 
@@ -348,7 +362,8 @@ COMMANDS = {
     "backfill": (cmd_backfill, "whole snapshots, oldest first, resumable batches"),
     "report": (cmd_report, "(re)write RUN_DIR/report.html"),
     "score": (cmd_score, "add signal columns to a JSONL/Parquet corpus, nothing dropped"),
-    "train": (cmd_train, "train a model (quality)"),
+    "train": (cmd_train, "train a model: quality, synthetic"),
+    "evaluate": (cmd_evaluate, "AUROC, TPR at 1% FPR, calibration of the synthetic score on labelled text"),
 }
 
 

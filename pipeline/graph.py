@@ -1,7 +1,9 @@
 """build(pipeline, options): the whole job, top to bottom.
 
-WARC paths -> records -> (reshuffle) -> extracted rows -> language, quality -> decide -> Parquet
-                   \\-> per-file record counts ----------------------------\\-> stats.json
+WARC paths -> records -> reshuffle -> extract -> score (language, quality, synthetic) -> decide -> Parquet
+               |                                  |-> synthetic share per domain ---^ (content farms)
+               |                                  '-> synthetic_by_domain.parquet, stats.json
+               '-> per-file record counts ------------------------------------------------> stats.json
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ import time
 from contextlib import contextmanager
 
 import apache_beam as beam
+import pyarrow as pa
 from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from pipeline.options import PristineOptions
 from pipeline.stats import MergeCounts, row_counts, write_recurated_stats, write_stats
-from transforms import httpfs, signals, warc
+from transforms import httpfs, signals, synthetic, warc
 from transforms.decide import decide, load_thresholds
 from transforms.extract import Extractor
 from transforms.schema import STATUS_FAILED, document_id, domain_of, new_row
@@ -173,21 +176,83 @@ class ScoreDocuments(beam.DoFn):
 
 
 class Decide(beam.DoFn):
+    """row -> row with status / reject_reason; side input: the (crawl, domain) pairs judged content farms."""
+
     def __init__(self, thresholds_path: str | None):
         self.thresholds_path = thresholds_path
 
     def setup(self):
         self.thresholds = load_thresholds(self.thresholds_path)
 
-    def process(self, row):
+    def process(self, row, farms):
         try:
             with stage_clock("decide"):
+                if row.get("status") != STATUS_FAILED:
+                    row["synthetic_domain"] = (row.get("crawl"), row.get("domain")) in farms
                 row = decide(row, self.thresholds)
         except Exception as exc:
             row = dead_letter(dict(row), "decide", exc)
         reason = row.get("reject_reason") or row.get("failure_reason")
         Metrics.counter("decide", f"{row['status']}.{reason}" if reason else row["status"]).inc()
         yield row
+
+
+DOMAIN_ESTIMATES_SCHEMA = pa.schema(
+    [
+        pa.field(
+            name,
+            pa.string()
+            if name in ("crawl", "domain")
+            else pa.int64()
+            if name.startswith("n_")
+            else pa.float64(),
+        )
+        for name in synthetic.DOMAIN_ESTIMATE_FIELDS
+    ]
+)
+
+
+class EstimateAndDecide(beam.PTransform):
+    """scored rows -> decided rows, plus the synthetic-share estimates per domain and per crawl.
+
+    The estimates come first because the content-farm rule needs them: every row of a (crawl, domain) whose
+    estimated synthetic share is confidently above [synthetic] domain_max_share gets synthetic_domain=True.
+    """
+
+    def __init__(self, thresholds_path: str | None, output_dir: str):
+        super().__init__()
+        self.thresholds_path = thresholds_path
+        self.output_dir = output_dir
+
+    def expand(self, scored):
+        th = load_thresholds(self.thresholds_path)
+        max_share, min_docs = th.synthetic_domain_max_share, th.synthetic_domain_min_docs
+        # rows -> {"domain": estimate per (crawl, domain), "crawl": estimate per crawl}
+        estimates = scored | "estimate synthetic share" >> synthetic.EstimateSyntheticShare()
+        # estimate -> ((crawl, domain), True) for content farms only: a small side input
+        farms = (
+            estimates["domain"]
+            | "content farms"
+            >> beam.Filter(synthetic.is_content_farm, max_share=max_share, min_docs=min_docs)
+            | "farm keys" >> beam.Map(lambda r: ((r["crawl"], r["domain"]), True))
+        )
+        decided = scored | "decide" >> beam.ParDo(
+            Decide(self.thresholds_path), farms=beam.pvalue.AsDict(farms)
+        )
+        _ = (
+            estimates["domain"]
+            | "estimate columns" >> beam.Map(lambda r: {k: r.get(k) for k in DOMAIN_ESTIMATES_SCHEMA.names})
+            | "write synthetic_by_domain"
+            >> beam.io.WriteToParquet(
+                FileSystems.join(self.output_dir, "synthetic_by_domain"),
+                DOMAIN_ESTIMATES_SCHEMA,
+                file_name_suffix=".parquet",
+                num_shards=1,
+                shard_name_template="",
+                codec="zstd",
+            )
+        )
+        return decided, estimates["crawl"]
 
 
 def _clean(value):
@@ -261,18 +326,26 @@ def read_documents(p, opts: PristineOptions):
 
 def build(p, opts: PristineOptions, output_dir: str) -> None:
     rows, file_counts = read_documents(p, opts)
-    decided = (
+    scored = (
         rows
         | "batch for scoring" >> beam.BatchElements(min_batch_size=16, max_batch_size=SCORE_BATCH)
-        | "language and quality" >> beam.ParDo(ScoreDocuments(opts.quality_model))
-        | "decide" >> beam.ParDo(Decide(opts.thresholds))
+        | "score" >> beam.ParDo(ScoreDocuments(opts.quality_model))
+    )
+    decided, synthetic_by_crawl = scored | "estimate and decide" >> EstimateAndDecide(
+        opts.thresholds, output_dir
     )
     decided | "write parquet" >> WriteDocuments(output_dir, opts.rows_per_file)
     (
         (file_counts, decided | "count rows" >> beam.Map(row_counts))
         | "all counts" >> beam.Flatten()
         | "merge counts" >> beam.CombineGlobally(MergeCounts())
-        | "write stats.json" >> beam.Map(write_stats, output_dir=output_dir, input_format=opts.input_format)
+        | "write stats.json"
+        >> beam.Map(
+            write_stats,
+            output_dir=output_dir,
+            input_format=opts.input_format,
+            synthetic_by_crawl=beam.pvalue.AsList(synthetic_by_crawl),
+        )
     )
 
 
@@ -292,18 +365,24 @@ def build_recurate(p, run_dir: str, thresholds: str, output: str, rows_per_file:
         FileSystems.join(run_dir, root, "**", "*.parquet") for root in ("curated", "rejected", "failed")
     ]
     existing = [pattern for pattern in patterns if FileSystems.match([pattern])[0].metadata_list]
-    decided = (
+    previous = (
         p
         | "previous run files" >> beam.Create(existing)
         # file path -> (path, row as written)
         | "read rows" >> beam.io.ReadAllFromParquet(with_filename=True)
         | "restore partition columns" >> beam.MapTuple(restore_partition_columns)
-        | "decide" >> beam.ParDo(Decide(thresholds))
     )
+    decided, synthetic_by_crawl = previous | "estimate and decide" >> EstimateAndDecide(thresholds, output)
     decided | "write parquet" >> WriteDocuments(output, rows_per_file)
     (
         decided
         | "count rows" >> beam.Map(row_counts)
         | "merge counts" >> beam.CombineGlobally(MergeCounts())
-        | "write stats.json" >> beam.Map(write_recurated_stats, run_dir=run_dir, output_dir=output)
+        | "write stats.json"
+        >> beam.Map(
+            write_recurated_stats,
+            run_dir=run_dir,
+            output_dir=output,
+            synthetic_by_crawl=beam.pvalue.AsList(synthetic_by_crawl),
+        )
     )

@@ -1,7 +1,7 @@
 """`pristine score`: signal columns for a corpus you already have, without filtering or deduplicating.
 
 Every input record comes out, in order, with every input field unchanged and the signal columns added
-(language, heuristic quality, model quality). A field whose name is a signal column is replaced by the
+(language, heuristic quality, model quality, synthetic likelihood). A field whose name is a signal column is replaced by the
 fresh signal (so re-scoring pristine's own output works), and a warning names it.
 """
 
@@ -13,12 +13,13 @@ from pipeline.corpus import RecordWriter, read_records
 from transforms.quality import QUALITY_COLUMNS
 from transforms.schema import SCHEMA
 from transforms.signals import Scorers, score_rows
+from transforms.synthetic import SYNTHETIC_COLUMN_NAMES
 
 BATCH = 256
 
 
 def signal_columns(with_quality_model: bool) -> list[str]:
-    names = ["lang", "lang_score", *(name for name, _, _ in QUALITY_COLUMNS)]
+    names = ["lang", "lang_score", *(name for name, _, _ in QUALITY_COLUMNS), *SYNTHETIC_COLUMN_NAMES]
     return names + (["quality_score"] if with_quality_model else [])
 
 

@@ -91,15 +91,24 @@ def _write(stats: dict, output_dir: str) -> dict:
     return stats
 
 
-def write_stats(counts: dict[str, int], output_dir: str, input_format: str) -> dict:
-    return _write(build_stats(counts, input_format), output_dir)
+def with_synthetic(stats: dict, synthetic_by_crawl) -> dict:
+    """Add the per-crawl synthetic-share estimates (adjusted classify-and-count) to stats."""
+    if synthetic_by_crawl:
+        stats["synthetic_by_crawl"] = {r["crawl"] or "unknown": r for r in synthetic_by_crawl}
+    return stats
+
+
+def write_stats(counts: dict[str, int], output_dir: str, input_format: str, synthetic_by_crawl=()) -> dict:
+    return _write(with_synthetic(build_stats(counts, input_format), synthetic_by_crawl), output_dir)
 
 
 # What a recurated run carries over from the run it re-decides: what was read is unchanged.
 READ_KEYS = ("input_format", "files_read", "records_read", "unreadable", "html_responses")
 
 
-def write_recurated_stats(counts: dict[str, int], run_dir: str, output_dir: str) -> dict:
+def write_recurated_stats(
+    counts: dict[str, int], run_dir: str, output_dir: str, synthetic_by_crawl=()
+) -> dict:
     previous = read_stats(run_dir)
     for key in READ_KEYS:
         value = previous.get(key)
@@ -109,7 +118,7 @@ def write_recurated_stats(counts: dict[str, int], run_dir: str, output_dir: str)
             counts[key] = value
     stats = build_stats(counts, previous["input_format"])
     stats["recurated_from"] = run_dir
-    return _write(stats, output_dir)
+    return _write(with_synthetic(stats, synthetic_by_crawl), output_dir)
 
 
 def read_stats(output_dir: str) -> dict:

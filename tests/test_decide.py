@@ -86,7 +86,10 @@ def test_failed_rows_pass_through_untouched(default):
     [
         ({"rules": [{"name": "x", "column": "no_such_column", "min": 1}]}, "unknown column"),
         ({"rules": [{"name": "x", "column": "gopher_n_words", "minimum": 1}]}, "needs name and column"),
-        ({"rules": [{"name": "x", "column": "gopher_n_words"}, {"name": "x", "column": "lang_score"}]}, "unique"),
+        (
+            {"rules": [{"name": "x", "column": "gopher_n_words"}, {"name": "x", "column": "lang_score"}]},
+            "unique",
+        ),
         ({"rules": [{"name": "x", "column": "title", "min": 1}]}, "not a number or boolean"),
     ],
 )

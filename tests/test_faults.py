@@ -17,8 +17,8 @@ def test_a_row_that_makes_decide_raise_becomes_a_dead_letter():
     decide_fn.setup()
     good = new_row(id="a", text="t", lang="en", lang_score=0.9, gopher_n_words=100, url="http://x.org/")
     hostile = {**good, "id": "b", "gopher_n_words": "many"}  # e.g. a mistyped column read from Parquet
-    [kept] = list(decide_fn.process(good))
-    [dead] = list(decide_fn.process(hostile))
+    [kept] = list(decide_fn.process(good, {}))
+    [dead] = list(decide_fn.process(hostile, {}))
     assert kept["status"] != "failed"
     assert dead["status"] == "failed" and dead["failure_reason"] == "decide_error"
     assert "TypeError" in dead["failure_detail"] and dead["id"] == "b"
@@ -81,6 +81,12 @@ def test_output_appears_only_when_complete(tmp_path):
     sample = str(WARC_SAMPLES / "commoncrawl" / "warcfile.warc.gz")
     out = tmp_path / "out"
     assert cli.main(["run", "--input", sample, "--output", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["curated", "rejected", "report.html", "stats.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "curated",
+        "rejected",
+        "report.html",
+        "stats.json",
+        "synthetic_by_domain.parquet",
+    ]
     total = sum(pq.read_table(out / d).num_rows for d in ("curated", "rejected"))
     assert total == read_stats(str(out))["html_responses"] == 16

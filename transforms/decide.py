@@ -17,13 +17,18 @@ import numpy as np
 import pyarrow as pa
 
 from transforms.schema import COLUMN_NAMES, SCHEMA, STATUS_FAILED, STATUS_KEPT, STATUS_REJECTED
+from transforms.synthetic import sample_weight
 from transforms.urlfilter import UrlLists, url_signals
 
 URL_LIST_KEYS = {"domains", "urls", "hard_words", "soft_words"}
 
-# Rules whose threshold lives in the [language] table instead of on the rule.
+# Rules whose threshold or switch lives in a table ([language], [synthetic]) instead of on the rule.
 LANGUAGE_SCORE = "language_score"
 LANGUAGE_NOT_KEPT = "language_not_kept"
+SYNTHETIC = "synthetic"
+SYNTHETIC_DOMAIN = "synthetic_domain"
+SYNTHETIC_MODES = ("flag", "weight", "drop")
+SYNTHETIC_KEYS = {"mode", "drop_above", "reject_domains", "domain_max_share", "domain_min_docs"}
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,11 @@ class Thresholds:
     lang_min_score_by_lang: dict[str, float] = field(default_factory=dict)
     lang_keep: frozenset[str] = frozenset()
     url_lists: UrlLists = UrlLists()
+    synthetic_mode: str = "flag"
+    synthetic_drop_above: float = 0.9
+    reject_synthetic_domains: bool = False
+    synthetic_domain_max_share: float = 0.5
+    synthetic_domain_min_docs: int = 10
 
 
 def default_thresholds_path() -> Path:
@@ -94,12 +104,26 @@ def thresholds_from_dict(raw: dict, source: str = "<dict>", base_dir: Path | Non
     if len(set(names)) != len(names):
         raise ValueError(f"{source}: rule names must be unique: {names}")
     lang = raw.get("language", {})
+    synthetic = raw.get("synthetic", {})
+    unknown = set(synthetic) - SYNTHETIC_KEYS
+    if unknown:
+        raise ValueError(
+            f"{source}: unknown [synthetic] key(s) {sorted(unknown)}; known: {sorted(SYNTHETIC_KEYS)}"
+        )
+    mode = synthetic.get("mode", "flag")
+    if mode not in SYNTHETIC_MODES:
+        raise ValueError(f"{source}: [synthetic] mode must be one of {SYNTHETIC_MODES}, not {mode!r}")
     return Thresholds(
         rules=tuple(rules),
         lang_min_score=float(lang.get("min_score", 0.65)),
         lang_min_score_by_lang={k: float(v) for k, v in lang.get("min_score_by_lang", {}).items()},
         lang_keep=frozenset(lang.get("keep", [])),
         url_lists=_url_lists(raw.get("url_filter", {}), source, base_dir or Path(".")),
+        synthetic_mode=mode,
+        synthetic_drop_above=float(synthetic.get("drop_above", 0.9)),
+        reject_synthetic_domains=bool(synthetic.get("reject_domains", False)),
+        synthetic_domain_max_share=float(synthetic.get("domain_max_share", 0.5)),
+        synthetic_domain_min_docs=int(synthetic.get("domain_min_docs", 10)),
     )
 
 
@@ -112,9 +136,16 @@ def _fails(rule: Rule, row: dict, th: Thresholds) -> bool:
     low, high = rule.min, rule.max
     if rule.name == LANGUAGE_SCORE:
         low = th.lang_min_score_by_lang.get(row.get("lang"), th.lang_min_score)
+    elif rule.name == SYNTHETIC:
+        if th.synthetic_mode != "drop":
+            return False
+        high = th.synthetic_drop_above
+    elif rule.name == SYNTHETIC_DOMAIN and not th.reject_synthetic_domains:
+        return False
     if isinstance(value, float):
-        # Float signals are float32 (as Parquet stores them): 3/10 is 0.30000001, which must not fail max=0.3.
-        low, high = _float32(low), _float32(high)
+        # Float columns are float32 in Parquet: compare in float32, so that a value decides the same before
+        # and after a Parquet round trip (recurate), and 3/10 (0.30000001) does not fail max=0.3.
+        value, low, high = _float32(value), _float32(low), _float32(high)
     return (low is not None and value < low) or (high is not None and value > high)
 
 
@@ -137,6 +168,10 @@ def decide(row: dict, th: Thresholds) -> dict:
     if row.get("status") == STATUS_FAILED:
         return row
     row.update(url_signals(row.get("url"), th.url_lists))
+    if th.synthetic_mode == "weight":
+        row["sample_weight"] = sample_weight(row.get("synthetic_score"))
+    else:
+        row["sample_weight"] = 1.0
     failed = failed_rules(row, th)
     row["failed_rules"] = failed
     row["reject_reason"] = failed[0] if failed else None

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import pyarrow as pa
 
 from transforms.quality import QUALITY_COLUMNS
+from transforms.synthetic import SYNTHETIC_COLUMNS
 from transforms.urlfilter import URL_COLUMNS
 
 STATUS_KEPT = "kept"
@@ -57,6 +58,12 @@ COLUMNS: list[tuple[str, pa.DataType, str]] = [
     *QUALITY_COLUMNS,
     ("quality_score", pa.float32(), "P(high quality) from --quality-model (null without one)"),
     *URL_COLUMNS,
+    *SYNTHETIC_COLUMNS,
+    (
+        "synthetic_domain",
+        pa.bool_(),
+        "the domain's estimated synthetic share in this crawl is confidently above [synthetic] domain_max_share",
+    ),
     ("status", pa.string(), "kept | rejected | failed"),
     ("reject_reason", pa.string(), "first failed rule of the thresholds config (rejected rows)"),
     (

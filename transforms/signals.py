@@ -1,4 +1,4 @@
-"""Every per-document signal in one call: language, heuristic quality, model quality.
+"""Every per-document signal in one call: language, heuristic quality, model quality, synthetic likelihood.
 
 Used by the pipeline's scoring stage and by `pristine score` alike, so a column means the same thing
 wherever it was computed. Rows are dicts with a `text` key; failed rows (`status == "failed"`) are left
@@ -12,17 +12,20 @@ from dataclasses import dataclass
 from transforms import langid, quality
 from transforms.quality_model import QualityModel
 from transforms.schema import STATUS_FAILED
+from transforms.synthetic import SyntheticScorer, shipped_scorer
 
 
 @dataclass
 class Scorers:
     lid: object
+    synthetic: SyntheticScorer
     quality_model: QualityModel | None = None
 
     @classmethod
     def load(cls, quality_model_path: str | None = None) -> Scorers:
         return cls(
             lid=langid.load_model(),
+            synthetic=shipped_scorer(),
             quality_model=QualityModel.load(quality_model_path) if quality_model_path else None,
         )
 
@@ -37,6 +40,9 @@ def score_rows(rows: list[dict], scorers: Scorers) -> list[dict]:
     for row, (lang, score) in zip(todo, langid.identify(scorers.lid, texts), strict=True):
         row.update(lang=lang, lang_score=score)
         row.update(quality.quality_signals(row["text"], lang))
+    langs = [r["lang"] for r in todo]
+    for row, columns in zip(todo, scorers.synthetic.columns_batch(texts, langs), strict=True):
+        row.update(columns)
     if scorers.quality_model is not None:
         for row, score in zip(todo, scorers.quality_model.score(texts), strict=True):
             row["quality_score"] = score
