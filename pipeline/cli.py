@@ -111,9 +111,17 @@ def check_model(path: str | None, what: str) -> None:
         raise UsageError(f"{what} {path!r}: {exc}") from exc
 
 
-def run_staged(build, opts, output: str) -> str:
+def builds_only(opts) -> bool:
+    """A dry run or a template: pipeline.run() builds the job, but nothing runs here."""
+    from apache_beam.options.pipeline_options import GoogleCloudOptions, TestOptions
+
+    return bool(opts.view_as(TestOptions).dry_run or opts.view_as(GoogleCloudOptions).template_location)
+
+
+def run_staged(build, opts, output: str) -> str | None:
     """Run a pipeline built by `build(pipeline, staging_dir)` into a fresh staging directory under `output`;
-    returns that directory. A failed run removes it and re-raises: `output` is left as it was."""
+    returns that directory (None when the job was only built: --dry_run, --template_location). A failed
+    run removes it and re-raises: `output` is left as it was."""
     import apache_beam as beam
 
     staging = staging_dir(output)
@@ -121,6 +129,8 @@ def run_staged(build, opts, output: str) -> str:
         pipeline = beam.Pipeline(options=opts)
         build(pipeline, staging)
         result = pipeline.run()
+        if builds_only(opts):
+            return None
         result.wait_until_finish()
         add_stage_seconds(staging, result)
     except BaseException:
@@ -153,9 +163,14 @@ def add_stage_seconds(run_dir: str, result) -> None:
         f.write(json.dumps(stats, indent=2, sort_keys=True).encode())
 
 
-def run_beam(build, opts, output: str) -> dict:
-    """run_staged, then replace `output`'s previous run by the new one; returns its stats.json."""
-    commit_output(run_staged(build, opts, output), output)
+def run_beam(build, opts, output: str) -> dict | None:
+    """run_staged, then replace `output`'s previous run by the new one; returns its stats.json (None when
+    the job was only built, and `output` is untouched)."""
+    staging = run_staged(build, opts, output)
+    if staging is None:
+        print("job built, not run (--dry_run / --template_location): output left as it was")
+        return None
+    commit_output(staging, output)
     return read_stats(output)
 
 
@@ -186,7 +201,7 @@ def cmd_run(argv: list[str]) -> int:
     prepare_output(ours.output, ours.overwrite)
     started = time.monotonic()
     stats = run_beam(lambda p, staging: graph.build(p, ours, staging), opts, ours.output)
-    return report(stats, ours.output, time.monotonic() - started, n_files)
+    return 0 if stats is None else report(stats, ours.output, time.monotonic() - started, n_files)
 
 
 def cmd_recurate(argv: list[str]) -> int:
@@ -217,7 +232,7 @@ def cmd_recurate(argv: list[str]) -> int:
         opts,
         args.output,
     )
-    return report(stats, args.output, time.monotonic() - started, 0)
+    return 0 if stats is None else report(stats, args.output, time.monotonic() - started, 0)
 
 
 def cmd_score(argv: list[str]) -> int:
@@ -325,6 +340,8 @@ def cmd_backfill(argv: list[str]) -> int:
             raise UsageError(str(exc)) from exc
         ours = opts.view_as(options.PristineOptions)
         staging = run_staged(lambda p, staging, ours=ours: graph.build(p, ours, staging), opts, args.output)
+        if staging is None:
+            raise UsageError("backfill runs its batches: --dry_run and --template_location do not apply")
         stats = snapshots.commit_batch(staging, args.output, batch)
         snapshots.append_manifest(
             args.output,

