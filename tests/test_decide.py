@@ -115,3 +115,50 @@ def test_float32_signal_at_its_threshold_passes():
     assert at > 0.3
     assert failed_rules(scored(lang_score=at), th) == []
     assert failed_rules(scored(lang_score=float(np.float32(0.31))), th) == ["dup"]
+
+
+def test_cohort_from_first_seen_else_fetch_date():
+    import datetime as dt
+
+    th = thresholds_from_dict(
+        {
+            "cohort": {"keep": ["pre_llm"], "post_llm_weight": 0.5},
+            "rules": [{"name": "cohort_not_kept", "column": "cohort"}],
+        }
+    )
+    utc = dt.UTC
+    old = decide(scored(fetch_date=dt.datetime(2020, 8, 8, tzinfo=utc)), th)
+    new = decide(scored(fetch_date=dt.datetime(2024, 5, 20, tzinfo=utc)), th)
+    copied = decide(
+        {
+            **scored(fetch_date=dt.datetime(2024, 5, 20, tzinfo=utc)),
+            "first_seen_date": dt.datetime(2019, 1, 2, tzinfo=utc),
+        },
+        th,
+    )
+    edge = decide(scored(fetch_date=dt.datetime(2022, 11, 30, 0, 0, 1, tzinfo=utc)), th)
+    undated = decide(scored(), th)
+    assert [r["cohort"] for r in (old, new, copied, edge, undated)] == [
+        "pre_llm",
+        "post_llm",
+        "pre_llm",
+        "post_llm",
+        None,
+    ]
+    assert (old["status"], new["status"], copied["status"]) == ("kept", "rejected", "kept")
+    assert (
+        new["reject_reason"] == "cohort_not_kept"
+        and new["sample_weight"] == 0.5
+        and old["sample_weight"] == 1.0
+    )
+    assert undated["status"] == "rejected"  # keep = [pre_llm] cannot keep a text of unknown age
+
+
+def test_default_cohort_config_keeps_both():
+    import datetime as dt
+
+    th = load_thresholds()
+    row = decide(scored(fetch_date=dt.datetime(2024, 5, 20, tzinfo=dt.UTC)), th)
+    assert row["cohort"] == "post_llm" and row["status"] == "kept" and row["sample_weight"] == 1.0
+    with pytest.raises(ValueError, match="cohort"):
+        thresholds_from_dict({"cohort": {"keep": ["ancient"]}})

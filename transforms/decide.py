@@ -8,6 +8,7 @@ passed through untouched: a failure is not a quality judgement.
 
 from __future__ import annotations
 
+import datetime
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -27,7 +28,12 @@ LANGUAGE_SCORE = "language_score"
 LANGUAGE_NOT_KEPT = "language_not_kept"
 SYNTHETIC = "synthetic"
 SYNTHETIC_DOMAIN = "synthetic_domain"
+COHORT_NOT_KEPT = "cohort_not_kept"
+STRING_RULES = (LANGUAGE_NOT_KEPT, COHORT_NOT_KEPT)  # membership rules on a string column
 SYNTHETIC_MODES = ("flag", "weight", "drop")
+COHORTS = ("pre_llm", "post_llm")
+COHORT_KEYS = {"cutoff", "keep", "post_llm_weight"}
+CHATGPT_RELEASE = datetime.date(2022, 11, 30)
 SYNTHETIC_KEYS = {"mode", "drop_above", "reject_domains", "domain_max_share", "domain_min_docs"}
 
 
@@ -52,6 +58,9 @@ class Thresholds:
     reject_synthetic_domains: bool = False
     synthetic_domain_max_share: float = 0.5
     synthetic_domain_min_docs: int = 10
+    cohort_cutoff: datetime.date = CHATGPT_RELEASE
+    cohort_keep: frozenset[str] = frozenset()
+    post_llm_weight: float = 1.0
 
 
 def default_thresholds_path() -> Path:
@@ -93,7 +102,7 @@ def thresholds_from_dict(raw: dict, source: str = "<dict>", base_dir: Path | Non
         if r["column"] not in COLUMN_NAMES:
             raise ValueError(f"{source}: rule {r['name']!r} names unknown column {r['column']!r}")
         dtype = SCHEMA.field(r["column"]).type
-        if r["name"] != LANGUAGE_NOT_KEPT and not (
+        if r["name"] not in STRING_RULES and not (
             pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_boolean(dtype)
         ):
             raise ValueError(
@@ -113,6 +122,18 @@ def thresholds_from_dict(raw: dict, source: str = "<dict>", base_dir: Path | Non
     mode = synthetic.get("mode", "flag")
     if mode not in SYNTHETIC_MODES:
         raise ValueError(f"{source}: [synthetic] mode must be one of {SYNTHETIC_MODES}, not {mode!r}")
+    cohort = raw.get("cohort", {})
+    unknown = set(cohort) - COHORT_KEYS
+    if unknown:
+        raise ValueError(f"{source}: unknown [cohort] key(s) {sorted(unknown)}; known: {sorted(COHORT_KEYS)}")
+    cutoff = cohort.get("cutoff", CHATGPT_RELEASE)
+    if not isinstance(cutoff, datetime.date) or isinstance(cutoff, datetime.datetime):
+        raise ValueError(f"{source}: [cohort] cutoff must be a date like 2022-11-30, not {cutoff!r}")
+    keep = frozenset(cohort.get("keep", []))
+    if keep - set(COHORTS):
+        raise ValueError(
+            f"{source}: [cohort] keep may name only {COHORTS}, not {sorted(keep - set(COHORTS))}"
+        )
     return Thresholds(
         rules=tuple(rules),
         lang_min_score=float(lang.get("min_score", 0.65)),
@@ -124,6 +145,9 @@ def thresholds_from_dict(raw: dict, source: str = "<dict>", base_dir: Path | Non
         reject_synthetic_domains=bool(synthetic.get("reject_domains", False)),
         synthetic_domain_max_share=float(synthetic.get("domain_max_share", 0.5)),
         synthetic_domain_min_docs=int(synthetic.get("domain_min_docs", 10)),
+        cohort_cutoff=cutoff,
+        cohort_keep=keep,
+        post_llm_weight=float(cohort.get("post_llm_weight", 1.0)),
     )
 
 
@@ -131,6 +155,8 @@ def _fails(rule: Rule, row: dict, th: Thresholds) -> bool:
     value = row.get(rule.column)
     if rule.name == LANGUAGE_NOT_KEPT:
         return bool(th.lang_keep) and value not in th.lang_keep
+    if rule.name == COHORT_NOT_KEPT:
+        return bool(th.cohort_keep) and value not in th.cohort_keep
     if value is None:
         return False
     low, high = rule.min, rule.max
@@ -153,6 +179,19 @@ def _float32(bound: float | None) -> float | None:
     return None if bound is None else float(np.float32(bound))
 
 
+def cohort_of(row: dict, cutoff: datetime.date) -> str | None:
+    """'pre_llm' when the text was first seen before `cutoff`, else 'post_llm'; None without any date.
+
+    First seen is the row's first_seen_date (the earliest copy in its duplicate cluster) when dedup set it,
+    else its own fetch_date.
+    """
+    seen = row.get("first_seen_date") or row.get("fetch_date")
+    if seen is None:
+        return None
+    day = seen.date() if isinstance(seen, datetime.datetime) else seen
+    return "pre_llm" if day < cutoff else "post_llm"
+
+
 def failed_rules(row: dict, th: Thresholds) -> list[str]:
     """Names of every enabled rule the row fails, in config order."""
     return [r.name for r in th.rules if r.enabled and _fails(r, row, th)]
@@ -168,10 +207,9 @@ def decide(row: dict, th: Thresholds) -> dict:
     if row.get("status") == STATUS_FAILED:
         return row
     row.update(url_signals(row.get("url"), th.url_lists))
-    if th.synthetic_mode == "weight":
-        row["sample_weight"] = sample_weight(row.get("synthetic_score"))
-    else:
-        row["sample_weight"] = 1.0
+    row["cohort"] = cohort_of(row, th.cohort_cutoff)
+    weight = sample_weight(row.get("synthetic_score")) if th.synthetic_mode == "weight" else 1.0
+    row["sample_weight"] = weight * (th.post_llm_weight if row["cohort"] == "post_llm" else 1.0)
     failed = failed_rules(row, th)
     row["failed_rules"] = failed
     row["reject_reason"] = failed[0] if failed else None

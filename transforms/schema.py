@@ -55,6 +55,11 @@ COLUMNS: list[tuple[str, pa.DataType, str]] = [
     ("extractor", pa.string(), "trafilatura | resiliparse | none (text given as input)"),
     ("lang", pa.string(), "ISO 639 code from fastText lid.176 ('unknown' when there is no text)"),
     ("lang_score", pa.float32(), "lid.176 probability of lang"),
+    (
+        "cohort",
+        pa.string(),
+        "pre_llm | post_llm: first seen before / after [cohort] cutoff (ChatGPT's release)",
+    ),
     *QUALITY_COLUMNS,
     ("quality_score", pa.float32(), "P(high quality) from --quality-model (null without one)"),
     *URL_COLUMNS,
