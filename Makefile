@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    ?= out/sample-run
 
-.PHONY: setup run test browser lint docs bench models clean bench-datatrove-venv bench-corpus
+.PHONY: setup run test browser lint docs bench bench-dedup models clean bench-datatrove-venv bench-corpus
 
 setup: $(STAMP)
 
@@ -47,6 +47,12 @@ models: setup
 
 clean:
 	rm -rf $(VENV) out
+
+# Beam dedup at scale on generated documents with injected near duplicates (N=1000000 needs ~21 GB on the
+# in-memory FnApiRunner; --no-eval skips the exact-Jaccard accuracy pass).
+N ?= 300000
+bench-dedup: setup
+	$(BIN)/python -m bench.dedup_bench --n $(N) --no-eval
 
 # The benchmark corpus (bench/corpus/, not in git: page content belongs to its publishers).
 bench-corpus: setup

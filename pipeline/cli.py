@@ -24,7 +24,13 @@ from transforms.sink import ROOT_OF_STATUS
 
 assert httpfs  # registers http(s):// with Beam's FileSystems for --input URLs
 
-MANAGED_OUTPUTS = [*ROOT_OF_STATUS.values(), "stats.json", "report.html", "synthetic_by_domain.parquet"]
+MANAGED_OUTPUTS = [
+    *ROOT_OF_STATUS.values(),
+    "stats.json",
+    "report.html",
+    "synthetic_by_domain.parquet",
+    "dedup_index",
+]
 
 
 class UsageError(Exception):
@@ -332,8 +338,20 @@ def cmd_backfill(argv: list[str]) -> int:
     print(
         f"backfill: {len(batches)} batches, {len(batches) - len(todo)} already finished, {len(todo)} to run"
     )
+    index = FileSystems.join(args.output, graph.DEDUP_INDEX)
     for batch in todo:
-        batch_argv = ["--input", *batch.files, "--output", args.output, "--crawl", batch.crawl, *run_args]
+        # every batch deduplicates against the indexes of the batches committed before it (older first)
+        against = ["--dedup-against", index] if FileSystems.exists(index) else []
+        batch_argv = [
+            "--input",
+            *batch.files,
+            "--output",
+            args.output,
+            "--crawl",
+            batch.crawl,
+            *against,
+            *run_args,
+        ]
         try:
             opts = options.parse(batch_argv)
         except ValueError as exc:

@@ -1,6 +1,6 @@
 """build(pipeline, options): the whole job, top to bottom.
 
-WARC paths -> records -> reshuffle -> extract -> score (language, quality, synthetic) -> decide -> Parquet
+WARC paths -> records -> reshuffle -> extract -> score (language, quality, synthetic) -> dedup -> decide -> Parquet
                |                                  |-> synthetic share per domain ---^ (content farms)
                |                                  '-> synthetic_by_domain.parquet, stats.json
                '-> per-file record counts ------------------------------------------------> stats.json
@@ -24,11 +24,13 @@ from pipeline.options import PristineOptions
 from pipeline.stats import MergeCounts, row_counts, write_recurated_stats, write_stats
 from transforms import httpfs, signals, synthetic, warc
 from transforms.decide import decide, load_thresholds
+from transforms.dedup import DedupConfig, Deduplicate
 from transforms.extract import Extractor
 from transforms.schema import STATUS_FAILED, document_id, domain_of, new_row
 from transforms.sink import WriteDocuments
 
 SCORE_BATCH = 256
+DEDUP_INDEX = "dedup_index"  # this run's MinHash signature index, for --dedup-against in later runs
 assert httpfs  # imported for its side effect: http(s):// inputs on every worker
 
 
@@ -330,6 +332,12 @@ def build(p, opts: PristineOptions, output_dir: str) -> None:
         rows
         | "batch for scoring" >> beam.BatchElements(min_batch_size=16, max_batch_size=SCORE_BATCH)
         | "score" >> beam.ParDo(ScoreDocuments(opts.quality_model))
+        | "deduplicate"
+        >> Deduplicate(
+            DedupConfig(threshold=opts.dedup_threshold),
+            index_dir=FileSystems.join(output_dir, DEDUP_INDEX),
+            dedup_against=opts.dedup_against,
+        )
     )
     decided, synthetic_by_crawl = scored | "estimate and decide" >> EstimateAndDecide(
         opts.thresholds, output_dir

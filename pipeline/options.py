@@ -60,6 +60,22 @@ class PristineOptions(PipelineOptions):
             help="fastText model from `pristine train quality`: fills quality_score",
         )
         parser.add_argument(
+            "--dedup-threshold",
+            "--dedup_threshold",
+            dest="dedup_threshold",
+            type=float,
+            default=0.7,
+            help="MinHash LSH target Jaccard similarity for near duplicates (default 0.7)",
+        )
+        parser.add_argument(
+            "--dedup-against",
+            "--dedup_against",
+            dest="dedup_against",
+            nargs="+",
+            default=[],
+            help="signature indexes (DIR/dedup_index of earlier runs): matching documents are duplicates of them",
+        )
+        parser.add_argument(
             "--rows-per-file",
             "--rows_per_file",
             dest="rows_per_file",

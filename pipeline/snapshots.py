@@ -4,7 +4,7 @@
 
 Snapshots run oldest first. Each snapshot's WARC list is cut into batches of `--batch-files` files; a
 batch is one pipeline run, staged in `DIR/_incomplete-*` and then committed into DIR under file names
-prefixed by the batch id, so every batch of every snapshot lands in one Hive-partitioned dataset
+ending in the batch id, so every batch of every snapshot lands in one Hive-partitioned dataset
 (`DIR/curated/crawl=*/lang=*/`). A batch is finished when its line is in `DIR/manifest.jsonl`; a rerun
 skips finished batches, re-does the one that was interrupted (first deleting any files a half-finished
 commit left), and ends with the same files an uninterrupted run writes. `DIR/stats.json` is the sum of
@@ -110,8 +110,8 @@ def append_manifest(output: str, entry: dict) -> None:
 
 
 def commit_batch(staging: str, output: str, batch: Batch) -> dict:
-    """Move a finished batch's files into output (names prefixed by the batch id); returns its stats."""
-    leftovers = FileSystems.match([FileSystems.join(output, "**", f"{batch.id}-*")])[0].metadata_list
+    """Move a finished batch's files into output (names ending in the batch id); returns its stats."""
+    leftovers = FileSystems.match([FileSystems.join(output, "**", f"*-{batch.id}.parquet")])[0].metadata_list
     if leftovers:  # a commit that was killed half-way
         FileSystems.delete([m.path for m in leftovers])
     with FileSystems.open(FileSystems.join(staging, STATS_FILE), compression_type="uncompressed") as f:
@@ -122,7 +122,8 @@ def commit_batch(staging: str, output: str, batch: Batch) -> dict:
         target_dir = FileSystems.join(output, directory)
         if not FileSystems.exists(target_dir):
             FileSystems.mkdirs(target_dir)
-        FileSystems.rename([meta.path], [FileSystems.join(target_dir, f"{batch.id}-{name}")])
+        stem = name.removesuffix(".parquet")  # the batch id goes last: the file keeps its kind's name prefix
+        FileSystems.rename([meta.path], [FileSystems.join(target_dir, f"{stem}-{batch.id}.parquet")])
     stats_dir = FileSystems.join(output, BATCH_STATS_DIR)
     if not FileSystems.exists(stats_dir):
         FileSystems.mkdirs(stats_dir)

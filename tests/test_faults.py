@@ -83,6 +83,7 @@ def test_output_appears_only_when_complete(tmp_path):
     assert cli.main(["run", "--input", sample, "--output", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == [
         "curated",
+        "dedup_index",
         "rejected",
         "report.html",
         "stats.json",

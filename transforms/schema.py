@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import pyarrow as pa
 
+from transforms.dedup import DEDUP_COLUMNS
 from transforms.quality import QUALITY_COLUMNS
 from transforms.synthetic import SYNTHETIC_COLUMNS
 from transforms.urlfilter import URL_COLUMNS
@@ -55,6 +56,7 @@ COLUMNS: list[tuple[str, pa.DataType, str]] = [
     ("extractor", pa.string(), "trafilatura | resiliparse | none (text given as input)"),
     ("lang", pa.string(), "ISO 639 code from fastText lid.176 ('unknown' when there is no text)"),
     ("lang_score", pa.float32(), "lid.176 probability of lang"),
+    *DEDUP_COLUMNS,
     (
         "cohort",
         pa.string(),

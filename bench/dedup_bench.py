@@ -1,0 +1,552 @@
+"""Dedup benchmark: a generated corpus with injected near-duplicates through the Beam ``Deduplicate``.
+
+    python -m bench.dedup_bench --n 100000               # generate, run, evaluate, print a report
+    python -m bench.dedup_bench --n 1000000 --no-eval    # the scale run (`make bench-dedup`)
+
+Options: --threshold, --verify-threshold, --no-verify (the DedupConfig knobs), --workers 2 (FnApiRunner
+multi_processing), --keep (reuse the corpus in --workdir), --seed.
+
+The corpus (deterministic for a --seed) is built from real sentences: the ~130k distinct sentences of the
+shared L2R passages (``shared/data/synthetic-text-l2r``), 8-20 per document (~250 words), written as Parquet
+(2,000-row row groups) and read with ``ReadFromParquet`` like a ``--input-format parquet`` run. Documents come
+in groups whose ground truth is known:
+
+- unique      a document of its own
+- family      an original and 1-3 copies, each with word edits (substitute / delete / insert, in equal
+              parts) at one rate of EDIT_RATES, applied to the original: the injected near-duplicates
+- exact       an original and 1-3 copies differing only in case, punctuation and whitespace
+- footer      an original and a copy with 1-3 sentences of boilerplate appended
+- hard_neg    an original and a document sharing 40-80% of its sentences (the rest new)
+- template    30-300 pages from one 150-word template with 2-8 slots filled at random (product pages):
+              pairwise Jaccard 0.55-0.9, right around the threshold, the hard case
+- boilerplate empty text, "404 Not Found" and similar: giant exact groups
+
+Evaluation against the exact Jaccard of the same word 5-gram shingles. Every pair inside a generated group
+and inside a predicted cluster gets its exact Jaccard (groups / clusters of more than 400 distinct texts
+are sampled; documents with the same text are weighted, not repeated):
+
+- recall@0.85          pairs with J >= 0.85 that end in the same cluster (also at J >= threshold)
+- cluster precision    pairs in the same predicted cluster that are linked by a chain of pairs with exact
+                       J >= threshold inside that cluster (clusters are transitive, so this is the
+                       precision of "same cluster"); also against J >= threshold - 0.05, because a MinHash
+                       estimate from 128 values has a standard deviation of ~0.04 around 0.7
+- pair precision       the stricter share of same-cluster pairs whose own J >= threshold
+- flagged documents    share of documents flagged as duplicates whose exact J to their survivor
+                       (duplicate_of) is >= threshold, and >= 0.5
+- per group kind, and the match rate per Jaccard bin (the measured S-curve)
+
+Numbers, not pass/fail. Peak memory is ru_maxrss of this process and of the largest child process. The
+FnApiRunner keeps every shuffled PCollection in memory (decoded, then re-encoded when read), so peak memory
+here grows with the corpus; a distributed runner's shuffle does not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gzip
+import json
+import os
+import random
+import re
+import resource
+import shutil
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import apache_beam as beam
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from transforms.dedup import DedupConfig, Deduplicate, normalize_text
+from transforms.schema import new_row
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+L2R = SHARED_DATA / "synthetic-text-l2r" / "l2r.jsonl.gz"
+EDIT_RATES = (0.005, 0.01, 0.02, 0.03, 0.05, 0.08, 0.12, 0.2)
+CRAWLS = ("CC-MAIN-2019-04", "CC-MAIN-2021-10", "CC-MAIN-2023-06", "CC-MAIN-2024-22")
+CRAWL_START = {
+    c: dt.datetime(int(c[8:12]), 1, 1, tzinfo=dt.UTC) + dt.timedelta(weeks=int(c[13:15])) for c in CRAWLS
+}
+BOILERPLATE = ("", "404 Not Found", "Please enable JavaScript to view this page.", "Access denied.")
+# group kind -> share of documents (roughly)
+MIX = {
+    "unique": 0.55,
+    "family": 0.22,
+    "exact": 0.07,
+    "footer": 0.04,
+    "hard_neg": 0.08,
+    "template": 0.03,
+    "boilerplate": 0.01,
+}
+SHARD_DOCS = 50_000
+ROW_GROUP_DOCS = 2_000  # small row groups: a reader holds one at a time
+TOLERANCE = 0.05  # precision is also reported against J >= threshold - TOLERANCE
+CORPUS_COLUMNS = ("id", "url", "crawl", "fetch_date", "text", "quality_score")
+
+
+# --------------------------------------------------------------------------------------------------
+# Corpus
+# --------------------------------------------------------------------------------------------------
+
+
+def sentence_pool(path: Path = L2R) -> list[str]:
+    """Distinct sentences (>= 4 words) of the L2R passages, in file order."""
+    seen: dict[str, None] = {}
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        for line in f:
+            for s in re.split(r"(?<=[.!?])\s+", json.loads(line)["text"]):
+                s = " ".join(s.split())
+                if len(s.split()) >= 4:
+                    seen.setdefault(s, None)
+    return list(seen)
+
+
+class Generator:
+    def __init__(self, seed: int):
+        self.rng = random.Random(seed)
+        self.np = np.random.default_rng(seed)
+        self.pool = sentence_pool()
+        self.vocab = sorted({w for s in self.pool[:20000] for w in s.split()})
+
+    def sentences(self, k: int) -> list[str]:
+        return [self.pool[i] for i in self.np.integers(0, len(self.pool), k)]
+
+    def document(self) -> list[str]:
+        return self.sentences(int(self.np.integers(8, 21)))
+
+    def edit(self, text: str, rate: float) -> str:
+        """Word edits at `rate` per word: substitute, delete or insert a random word, in equal parts."""
+        words = text.split()
+        hits = np.flatnonzero(self.np.random(len(words)) < rate)
+        ops = self.np.integers(0, 3, len(hits))
+        for i, op in zip(hits[::-1], ops[::-1], strict=True):  # from the end, so indexes stay valid
+            word = self.vocab[int(self.np.integers(0, len(self.vocab)))]
+            if op == 0:
+                words[i] = word
+            elif op == 1:
+                del words[i]
+            else:
+                words.insert(i, word)
+        return " ".join(words)
+
+    def restyle(self, text: str) -> str:
+        """Same normalised text: other case, punctuation and whitespace."""
+        style = self.rng.randrange(3)
+        if style == 0:
+            return text.upper()
+        if style == 1:
+            return text.replace(". ", ".\n\n").replace(",", " ,")
+        return "  " + text.replace(" ", "  ") + " !"
+
+    def group(self, kind: str) -> list[tuple[str, float | None]]:
+        """(text, edit rate) of each document of one group; the first is the original."""
+        if kind == "unique":
+            return [(" ".join(self.document()), None)]
+        original = self.document()
+        text = " ".join(original)
+        if kind == "family":
+            return [(text, None)] + [
+                (self.edit(text, self.rng.choice(EDIT_RATES)), None) for _ in range(self.rng.randint(1, 3))
+            ]
+        if kind == "exact":
+            return [(text, None)] + [(self.restyle(text), 0.0) for _ in range(self.rng.randint(1, 3))]
+        if kind == "footer":
+            return [(text, None), (text + " " + " ".join(self.sentences(self.rng.randint(1, 3))), None)]
+        if kind == "hard_neg":
+            keep = self.rng.uniform(0.4, 0.8)
+            mixed = [s if self.rng.random() < keep else self.sentences(1)[0] for s in original]
+            return [(text, None), (" ".join(mixed), None)]
+        if kind == "template":
+            words = " ".join(self.sentences(8)).split()[:150]
+            slots = self.rng.sample(range(len(words)), self.rng.randint(2, 8))
+            docs = []
+            for _ in range(self.rng.randint(30, 300)):
+                filled = list(words)
+                for s in slots:
+                    filled[s] = self.vocab[self.rng.randrange(len(self.vocab))]
+                docs.append((" ".join(filled), None))
+            return docs
+        if kind == "boilerplate":
+            return [(self.rng.choice(BOILERPLATE), None) for _ in range(self.rng.randint(5, 50))]
+        raise ValueError(kind)
+
+
+def generate(n: int, seed: int, workdir: Path) -> tuple[Path, Path]:
+    """Write n documents as Parquet shards (corpus/) and their groups (truth.parquet)."""
+    gen = Generator(seed)
+    corpus_dir = workdir / "corpus"
+    corpus_dir.mkdir(parents=True)
+    kinds, weights = list(MIX), list(MIX.values())
+    mean_size = {
+        "unique": 1,
+        "family": 3,
+        "exact": 3,
+        "footer": 2,
+        "hard_neg": 2,
+        "template": 165,
+        "boilerplate": 27.5,
+    }
+    group_weights = [w / mean_size[k] for k, w in zip(kinds, weights, strict=True)]
+    docs: list[dict] = []
+    truth: dict[str, list] = defaultdict(list)
+    shard = 0
+    group_id = 0
+
+    def flush():
+        nonlocal docs, shard
+        if docs:
+            pq.write_table(
+                pa.Table.from_pylist(docs),
+                corpus_dir / f"part-{shard:05d}.parquet",
+                compression="zstd",
+                row_group_size=ROW_GROUP_DOCS,
+            )
+            shard += 1
+            docs = []
+
+    made = 0
+    while made < n:
+        kind = gen.rng.choices(kinds, group_weights)[0]
+        for member, (text, rate) in enumerate(gen.group(kind)[: n - made]):
+            crawl = gen.rng.choice(CRAWLS)
+            doc_id = f"d{made:08d}"
+            docs.append(
+                {
+                    "id": doc_id,
+                    "url": f"https://site{gen.rng.randrange(50_000)}.example/{doc_id}",
+                    "crawl": crawl,
+                    "fetch_date": CRAWL_START[crawl] + dt.timedelta(seconds=gen.rng.randrange(14 * 86400)),
+                    "text": text,
+                    "quality_score": round(gen.rng.random(), 3),
+                }
+            )
+            truth["id"].append(doc_id)
+            truth["group"].append(group_id)
+            truth["kind"].append(kind)
+            truth["member"].append(member)
+            truth["edit_rate"].append(rate)
+            made += 1
+            if len(docs) == SHARD_DOCS:
+                flush()
+        group_id += 1
+    flush()
+    truth_path = workdir / "truth.parquet"
+    pq.write_table(pa.table(truth), truth_path)
+    return corpus_dir, truth_path
+
+
+# --------------------------------------------------------------------------------------------------
+# The Beam run
+# --------------------------------------------------------------------------------------------------
+
+
+def to_row(record: dict) -> dict:
+    row = new_row(
+        id=record["id"],
+        url=record["url"],
+        crawl=record["crawl"],
+        fetch_date=record["fetch_date"],
+        text=record["text"],
+    )
+    row["quality_score"] = record["quality_score"]
+    return row
+
+
+RESULT_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("dup_cluster_id", pa.string()),
+        ("dup_cluster_size", pa.int32()),
+        ("exact_duplicate", pa.bool_()),
+        ("near_duplicate", pa.bool_()),
+        ("duplicate_of", pa.string()),
+    ]
+)
+
+
+def run_dedup(corpus_dir: Path, out_dir: Path, config: DedupConfig, workers: int) -> dict:
+    options = {"runner": "FnApiRunner"}
+    if workers > 1:
+        options.update(direct_num_workers=workers, direct_running_mode="multi_processing")
+    start, cpu_start = time.perf_counter(), cpu_seconds()
+    pipeline = beam.Pipeline(options=PipelineOptions(flags=[], **options))
+    _ = (
+        pipeline
+        | "read corpus" >> beam.io.ReadFromParquet(str(corpus_dir / "*.parquet"))
+        | "to rows" >> beam.Map(to_row)
+        | "deduplicate" >> Deduplicate(config)
+        | "project" >> beam.Map(lambda r: {name: r[name] for name in RESULT_SCHEMA.names})
+        | "write results"
+        >> beam.io.WriteToParquet(str(out_dir / "result"), RESULT_SCHEMA, file_name_suffix=".parquet")
+    )
+    result = pipeline.run()
+    result.wait_until_finish()
+    seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu_start
+    counters = {
+        c.key.metric.name: c.committed
+        for c in result.metrics().query()["counters"]
+        if c.key.metric.namespace == "dedup"
+    }
+    return {"seconds": seconds, "cpu_seconds": cpu, "counters": counters}
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process and its finished children (the machine may be shared)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def peak_rss_mb() -> dict:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"self_mb": round(own), "largest_child_mb": round(children)}
+
+
+# --------------------------------------------------------------------------------------------------
+# Evaluation against exact Jaccard
+# --------------------------------------------------------------------------------------------------
+
+
+def shingle_array(text: str, n: int = 5) -> np.ndarray:
+    words = normalize_text(text).split()
+    grams = {" ".join(words[i : i + n]) for i in range(max(1, len(words) - n + 1))} if words else set()
+    return np.unique(np.fromiter((hash(g) for g in grams), dtype=np.int64, count=len(grams)))
+
+
+def exact_jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    if not len(a) and not len(b):
+        return 1.0
+    inter = len(np.intersect1d(a, b, assume_unique=True))
+    return inter / (len(a) + len(b) - inter)
+
+
+def _pairs(items: list, rng: random.Random, limit: int):
+    """All pairs of up to `limit` items; beyond, a sample of limit * (limit - 1) / 2 pairs."""
+    if len(items) <= limit:
+        return [(items[i], items[j]) for i in range(len(items)) for j in range(i + 1, len(items))]
+    return [tuple(rng.sample(items, 2)) for _ in range(limit * (limit - 1) // 2)]
+
+
+def _components(items: list, edges) -> dict:
+    parent = {m: m for m in items}
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in edges:
+        parent[find(a)] = find(b)
+    return {m: find(m) for m in items}
+
+
+def evaluate(corpus_dir: Path, truth_path: Path, out_dir: Path, threshold: float, limit: int = 400) -> dict:
+    """Recall / precision of "same cluster" against exact Jaccard, overall and per group kind."""
+    truth = pq.read_table(truth_path, columns=["id", "group", "kind"]).to_pydict()
+    result = pq.read_table([str(p) for p in sorted(out_dir.glob("result*.parquet"))]).to_pydict()
+    cluster = dict(zip(result["id"], result["dup_cluster_id"], strict=True))
+    group_of = dict(zip(truth["id"], truth["group"], strict=True))
+    kind_of = dict(zip(truth["id"], truth["kind"], strict=True))
+    by_group: dict[int, list[str]] = defaultdict(list)
+    for doc_id, group, kind in zip(truth["id"], truth["group"], truth["kind"], strict=True):
+        if kind != "unique":
+            by_group[group].append(doc_id)
+    by_cluster: dict[str, list[str]] = defaultdict(list)
+    for doc_id, cluster_id, size in zip(
+        result["id"], result["dup_cluster_id"], result["dup_cluster_size"], strict=True
+    ):
+        if size > 1:
+            by_cluster[cluster_id].append(doc_id)
+    groups, clusters = list(by_group.values()), [sorted(m) for _, m in sorted(by_cluster.items())]
+    flagged = [
+        (doc_id, dup)
+        for doc_id, dup, exact, near in zip(
+            result["id"],
+            result["duplicate_of"],
+            result["exact_duplicate"],
+            result["near_duplicate"],
+            strict=True,
+        )
+        if exact or near
+    ]
+    needed = {d for members in groups + clusters for d in members} | {d for pair in flagged for d in pair}
+    shingles, text_of = {}, {}
+    for f in sorted(corpus_dir.glob("*.parquet")):
+        t = pq.read_table(f, columns=["id", "text"])
+        for doc_id, text in zip(t["id"].to_pylist(), t["text"].to_pylist(), strict=True):
+            if doc_id in needed:
+                key = normalize_text(text)
+                text_of[doc_id] = key
+                if key not in shingles:
+                    shingles[key] = shingle_array(text)
+    jac_cache: dict = {}
+
+    def jac(a: str, b: str) -> float:
+        ka, kb = sorted((text_of[a], text_of[b]))
+        if ka == kb:
+            return 1.0
+        if (ka, kb) not in jac_cache:
+            jac_cache[ka, kb] = exact_jaccard(shingles[ka], shingles[kb])
+        return jac_cache[ka, kb]
+
+    def pair_kind(a: str, b: str) -> str:
+        return kind_of[a] if group_of[a] == group_of[b] else "across groups"
+
+    # recall side: (kind, exact J, same cluster) for the pairs inside generated groups
+    rng = random.Random(0)
+    truth_pairs = [
+        (kind_of[members[0]], jac(a, b), cluster[a] == cluster[b])
+        for members in groups
+        for a, b in _pairs(members, rng, limit)
+    ]
+    # precision side: (kind, weight, J >= threshold, connected by J >= threshold pairs inside the cluster)
+    # for the pairs inside predicted clusters; documents with the same text are weighted, not repeated
+    predicted = []
+    for members in clusters:
+        by_text: dict[str, list[str]] = defaultdict(list)
+        for m in members:
+            by_text[text_of[m]].append(m)
+        for docs in by_text.values():  # documents with the same text: J = 1, one weighted entry
+            if len(docs) > 1:
+                predicted.append(
+                    (pair_kind(docs[0], docs[1]), len(docs) * (len(docs) - 1) / 2, 1.0, True, True)
+                )
+        texts = sorted(by_text)
+        if len(texts) < 2:
+            continue
+        pairs = _pairs(texts, rng, limit)
+        sims = {(a, b): jac(by_text[a][0], by_text[b][0]) for a, b in pairs}
+        comp = _components(texts, [p for p, s in sims.items() if s >= threshold])
+        comp_low = _components(texts, [p for p, s in sims.items() if s >= threshold - TOLERANCE])
+        cross = sum(len(by_text[a]) * len(by_text[b]) for a, b in pairs)
+        all_cross = (len(members) ** 2 - sum(len(d) ** 2 for d in by_text.values())) // 2
+        for (a, b), sim in sims.items():
+            weight = len(by_text[a]) * len(by_text[b]) * all_cross / cross
+            predicted.append(
+                (
+                    pair_kind(by_text[a][0], by_text[b][0]),
+                    weight,
+                    sim,
+                    comp[a] == comp[b],
+                    comp_low[a] == comp_low[b],
+                )
+            )
+
+    def summary(kind: str | None) -> dict:
+        tp = [(j, same) for k, j, same in truth_pairs if kind in (None, k)]
+        pp = [entry[1:] for entry in predicted if kind in (None, entry[0])]
+        at85 = [same for j, same in tp if j >= 0.85]
+        at_t = [same for j, same in tp if j >= threshold]
+        total = sum(w for w, *_ in pp)
+
+        def share(ok) -> float | None:
+            return round(sum(w for w, *rest in pp if ok(*rest)) / total, 4) if total else None
+
+        return {
+            "pairs_at_0.85": len(at85),
+            "recall_at_0.85": round(sum(at85) / len(at85), 4) if at85 else None,
+            "recall_at_threshold": round(sum(at_t) / len(at_t), 4) if at_t else None,
+            "predicted_pairs": round(total),
+            "cluster_precision": share(lambda sim, linked, linked_low: linked),
+            f"cluster_precision_at_{threshold - TOLERANCE:.2f}": share(
+                lambda sim, linked, linked_low: linked_low
+            ),
+            "pair_precision": share(lambda sim, linked, linked_low: sim >= threshold),
+        }
+
+    curve = []
+    bins = [0, 0.3, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0001]
+    for lo, hi in zip(bins[:-1], bins[1:], strict=True):
+        sel = [same for _, j, same in truth_pairs if lo <= j < hi]
+        curve.append((lo, hi, len(sel), sum(sel) / len(sel) if sel else float("nan")))
+    doc_sims = [jac(doc_id, dup) for doc_id, dup in flagged]
+    kinds = sorted({k for k, _, _ in truth_pairs} | {entry[0] for entry in predicted})
+    return {
+        "all": summary(None),
+        "by_kind": {k: summary(k) for k in kinds},
+        "flagged_documents": len(flagged),
+        "flagged_with_J_to_survivor_at_threshold": round(
+            sum(s >= threshold for s in doc_sims) / len(doc_sims), 4
+        ),
+        "flagged_with_J_to_survivor_at_0.5": round(sum(s >= 0.5 for s in doc_sims) / len(doc_sims), 4),
+        "clusters": len(clusters),
+        "curve": curve,
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--n", type=int, default=100_000, help="documents to generate")
+    parser.add_argument("--seed", type=int, default=0, help="corpus seed")
+    parser.add_argument("--threshold", type=float, default=DedupConfig.threshold)
+    parser.add_argument("--no-verify", action="store_true", help="LSH candidates become edges unverified")
+    parser.add_argument("--verify-threshold", type=float, default=None, help="default: --threshold")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="FnApiRunner worker processes (2 = multi_processing)"
+    )
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/pristine-dedup-bench"))
+    parser.add_argument("--no-eval", action="store_true", help="skip the evaluation against exact Jaccard")
+    parser.add_argument("--keep", action="store_true", help="reuse a corpus already generated in --workdir")
+    args = parser.parse_args(argv)
+
+    config = DedupConfig(
+        threshold=args.threshold, verify=not args.no_verify, verify_threshold=args.verify_threshold
+    )
+    work = args.workdir / f"n{args.n}-seed{args.seed}"
+    corpus_dir, truth_path = work / "corpus", work / "truth.parquet"
+    if not (args.keep and truth_path.exists()):
+        shutil.rmtree(work, ignore_errors=True)
+        start = time.perf_counter()
+        corpus_dir, truth_path = generate(args.n, args.seed, work)
+        print(f"generated {args.n:,} documents in {time.perf_counter() - start:.0f} s -> {work}", flush=True)
+    out_dir = (
+        work / f"result-t{config.threshold}-v{int(config.verify)}-{config.min_similarity}-w{args.workers}"
+    )
+    shutil.rmtree(out_dir, ignore_errors=True)
+    bands, rows = config.band_params
+    print(
+        f"dedup: threshold {config.threshold}, {bands} bands x {rows} rows, verify={config.verify}, workers={args.workers}",
+        flush=True,
+    )
+    run = run_dedup(corpus_dir, out_dir, config, args.workers)
+    report = {
+        "n": args.n,
+        "threshold": config.threshold,
+        "bands_rows": [bands, rows],
+        "verify": config.verify,
+        "workers": args.workers,
+        "seconds": round(run["seconds"], 1),
+        "docs_per_s": round(args.n / run["seconds"]),
+        "us_per_doc": round(run["seconds"] / args.n * 1e6),
+        "cpu_seconds": round(run["cpu_seconds"], 1),
+        "cpu_us_per_doc": round(run["cpu_seconds"] / args.n * 1e6),
+        "load_average": [round(x, 1) for x in os.getloadavg()],
+        "peak_rss": peak_rss_mb(),
+        "counters": run["counters"],
+    }
+    print(json.dumps(report, indent=1), flush=True)
+    if not args.no_eval:
+        start = time.perf_counter()
+        metrics = evaluate(corpus_dir, truth_path, out_dir, config.threshold)
+        curve = metrics.pop("curve")
+        print(
+            json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()}, indent=1)
+        )
+        print("exact Jaccard bin -> pairs, share in the same cluster")
+        for lo, hi, count, rate in curve:
+            print(f"  [{lo:.2f}, {min(hi, 1):.2f}{']' if hi > 1 else ')'}  {count:8d}  {rate:.3f}")
+        print(f"evaluated in {time.perf_counter() - start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
