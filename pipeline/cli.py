@@ -385,6 +385,12 @@ def cmd_evaluate(argv: list[str]) -> int:
     return evaluate_synthetic(argv[1:])
 
 
+def cmd_verify(argv: list[str]) -> int:
+    from pipeline.verify import main as verify_main
+
+    return verify_main(argv)
+
+
 def cmd_report(argv: list[str]) -> int:
     from pipeline.report import main as report_main
 
@@ -396,6 +402,7 @@ COMMANDS = {
     "recurate": (cmd_recurate, "re-decide a previous run with a new thresholds config"),
     "backfill": (cmd_backfill, "whole snapshots, oldest first, resumable batches"),
     "report": (cmd_report, "(re)write RUN_DIR/report.html"),
+    "verify": (cmd_verify, "re-read output rows from their WARC records: id, digest, text"),
     "score": (cmd_score, "add signal columns to a JSONL/Parquet corpus, nothing dropped"),
     "train": (cmd_train, "train a model: quality, synthetic"),
     "evaluate": (cmd_evaluate, "AUROC, TPR at 1% FPR, calibration of the synthetic score on labelled text"),

@@ -46,6 +46,7 @@ def response_row(rec: warc.Record, crawl: str | None) -> dict:
         warc_offset=rec.warc_offset,
         warc_record_id=rec.warc_record_id,
         payload_digest=rec.payload_digest,
+        digest_verified=rec.digest_verified,
         http_status=rec.http_status,
         content_type=rec.content_type,
         html_bytes=len(rec.body) if rec.body is not None else None,

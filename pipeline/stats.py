@@ -27,6 +27,8 @@ def row_counts(row: dict) -> dict[str, int]:
         counts[f"rejected_by_reason.{row['reject_reason']}"] = 1
     elif status == STATUS_FAILED:
         counts[f"failed_by_reason.{row['failure_reason']}"] = 1
+    if row.get("digest_verified") is False:
+        counts["digest_mismatches"] = 1
     for rule in row.get("failed_rules") or ():
         counts[f"failed_rule_counts.{rule}"] = 1
     if row.get("text") is not None and row.get("extractor") not in (None, "none"):

@@ -438,7 +438,7 @@ def test_every_quality_column_has_a_rule_or_is_informational():
     assert {"gopher_n_words", "gopher_dup_10gram_char_frac", "fineweb_newline_word_ratio"} <= ruled
     url_columns = {"url_blocked_domain", "url_blocked_url", "url_hard_banned_words", "url_soft_banned_words"}
     other = {"lang", "lang_score", "cohort", "quality_score", "synthetic_score", "synthetic_domain"}
-    other |= {"url_duplicate", "exact_duplicate", "near_duplicate"}
+    other |= {"url_duplicate", "exact_duplicate", "near_duplicate", "digest_verified"}
     assert ruled - other - url_columns <= set(QUALITY_COLUMN_NAMES)
 
 

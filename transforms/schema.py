@@ -46,6 +46,11 @@ COLUMNS: list[tuple[str, pa.DataType, str]] = [
     ("warc_offset", pa.int64(), "byte offset of the record in warc_filename (see transforms/warc.py)"),
     ("warc_record_id", pa.string(), "WARC-Record-ID (ARC: a sha1 URN of url, date and offset)"),
     ("payload_digest", pa.string(), "WARC-Payload-Digest as stored in the record"),
+    (
+        "digest_verified",
+        pa.bool_(),
+        "record digests recomputed while reading: true all match, false one does not, null none checkable",
+    ),
     ("http_status", pa.int32(), "HTTP status code of the response"),
     ("content_type", pa.string(), "media type the payload was accepted as HTML by"),
     ("charset", pa.string(), "character set the HTML was decoded with"),

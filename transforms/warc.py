@@ -1,4 +1,4 @@
-"""Read WARC / ARC files into `Record`s: one per archive record, never an exception.
+"""Read WARC / ARC files into `Record`s: one per archive record, never an exception, never a hang.
 
 The reader is warcio 1.8.1's record parser (`ArchiveIterator`) fed by our own decompressing stream,
 so that every layout reads the same way:
@@ -14,14 +14,64 @@ so that every layout reads the same way:
 
 Every record yields exactly one `Record` (warcinfo, request, metadata, revisit, ... with
 ``body=None``), so a caller can count records by type. ARC records are reported as ``response``
-(the ARC file header as ``warcinfo``). When the file stops being readable (truncated or corrupt gzip,
-garbage instead of a record header) the iterator yields one ``Record(record_type="unreadable")``
-with ``failure_reason`` / ``failure_detail`` / ``warc_offset`` of the spot and stops; a record cut
-short by the end of the data is yielded with ``failure_reason="truncated_record"`` instead (that is
-then the one marker). Junk between records (a Content-Length too short) is skipped up to the
-next ``WARC/`` line (at most 1 MiB), and the record before it gets
-``failure_reason="bad_content_length"``. A ``failure_reason`` on a record that is not HTML always
-means the file is damaged at that record (``truncated_record``, ``bad_content_length``).
+(the ARC file header as ``warcinfo``); a WARC-Type that is no plain token is reported as ``unknown``.
+
+Damaged files. Whatever cannot be read is reported with ``failure_reason``, ``failure_detail`` and
+``warc_offset``, either on the record it hit or as a ``Record(record_type="unreadable")`` marker, and
+reading goes on after it whenever the file can be resynchronised (time stays linear in the file size;
+only an uncompressed record whose Content-Length is too long costs a re-read of what it swallowed):
+
+- ``truncated_record``: the data ends inside the record (the file is cut short), also inside its
+  header or first line.
+- ``bad_gzip``: a gzip member that does not decompress (corrupt header, deflate data, CRC or length;
+  a member cut short in mid-file; a damaged header flag that makes zlib read on to the end of the
+  file). The record read from it carries the failure (a marker stands for it when not even its
+  header could be read), then reading resumes at the next gzip member in the file that decompresses
+  to a record header; every gzip header passed over on the way that does not is one more ``bad_gzip``
+  marker, and the failure's detail says how many bytes were skipped ("reading resumed at offset N (M
+  bytes skipped)", or "no record in the M bytes after it"). So one bad member costs one record, not
+  the rest of the file. A record whose data came out whole before its member failed its check keeps
+  its body if its digest proves it intact (the marker then names the member).
+- ``junk_between_members`` (``trailing_garbage`` after the last member): bytes that are no gzip member;
+  one marker, then reading resumes at the next member that starts a record. A file whose first bytes
+  are damaged is still read as gzip (or as uncompressed) from what follows.
+- ``bad_record`` / ``missing_content_length``: a record header that cannot be parsed (damaged first
+  line, binary garbage, no length); a marker, then reading resumes at the next line after its start
+  that starts a record (``WARC/x.y``; an ARC header line). A header whose first line is damaged but
+  is followed by WARC fields (or whose first line is what is left of a ``WARC/1.x`` line, right after
+  the blank lines that end a record; for ARC, a line like an ARC header with a bad field) is found
+  while skipping junk and is one more ``bad_record`` marker; the record before it stays clean.
+- ``bad_content_length`` / ``junk_between_records``: junk after a record's declared end is skipped up
+  to the next record (any amount; junk glued in front of a record's first line too). Right after the
+  record's block it is the record's: ``bad_content_length`` (a Content-Length too short). After the
+  blank lines that end a record, or when the record's block digest proves its length right, it is a
+  ``junk_between_records`` marker and the record stays clean (a block digest that fails blames the
+  record). A Content-Length that is too long runs into the next record: in per-record gzip files the
+  block is cut where it enters the next gzip member that starts a record; in uncompressed files a
+  record followed by junk or a damaged header, or cut by the end of the file, is searched for a record
+  start inside it; either way the record gets ``bad_content_length`` and reading resumes at the record
+  it swallowed. (A length too long for the last record is indistinguishable from a cut file.)
+- ``io_error``: the file could not be read on (reported, not raised).
+
+Limits: a whole-file gzip cannot be resynchronised inside its one deflate stream (the records before
+the damage are kept, the rest of the member is lost and named by one marker); a gzip member whose
+header is wholly destroyed together with the end of the member before it leaves no trace but the
+skipped bytes the failure before it reports; input that cannot seek is read without resync or rewind.
+A ``failure_reason`` on a record that is not HTML always means the file is damaged at that record.
+
+Digests (``digest_verified``): ``WARC-Block-Digest`` is checked over the record block and
+``WARC-Payload-Digest`` over the payload, while the block is read. The payload of an HTTP record
+(request / response with an http(s) URI) is what follows the HTTP headers, *as stored* (Content-Encoding
+and chunking left in: what Common Crawl, Heritrix, wget, warcio and pywb hash; Common Crawl stores
+payloads already decoded, with the original headers kept as ``X-Crawler-*``); a digest over the
+de-chunked body (the WARC spec's "entity-body") and one over the whole block (ClueWeb09) are accepted
+too. Other records' payload is their whole block. ``True``: every digest that could be checked
+matches; ``False``: one does not (``digest_detail`` says which, with the stored and computed values);
+``None``: nothing to check (no digest, ARC, an unknown algorithm or encoding, the payload digest of a
+revisit / segmented record, a block not read to its declared end). Algorithms: sha1, sha256, sha512,
+sha224, sha384, md5; values in base32 (as Common Crawl writes them), hex or base64; a value that is no
+digest of its algorithm (damaged) is a mismatch. A digest mismatch is no read failure: the record is
+read as usual (``failure_reason`` unset by it) and the caller decides.
 
 HTML responses: ``response`` records (and ARC records) with an HTTP status line, any status code
 (the status goes into the row). A candidate is HTML when, in this order, the non-empty
@@ -30,20 +80,28 @@ body say text/html or application/xhtml+xml. For those, ``body`` is the HTTP pay
 Transfer-Encoding chunked and Content-Encoding gzip / deflate / br removed, at most
 ``max_body_bytes`` (10 MiB by default) before and after decoding. A payload that does not look
 encoded although the headers say so (Common Crawl's 2008 ARC keeps ``Content-Encoding: gzip`` /
-``Transfer-Encoding: chunked`` over decoded payloads) is taken as it is. An HTML response whose body
-cannot be had gets ``is_html=True``, ``body=None`` and a ``failure_reason``: ``truncated_record``,
-``payload_too_large``, ``bad_chunked_encoding``, ``bad_content_encoding`` or ``bad_content_length``.
-Gzip / brotli / chunked payloads that merely stop early (as with ``WARC-Truncated``) are kept.
+``Transfer-Encoding: chunked`` over decoded payloads) is taken as it is; a gzip payload without a
+Content-Encoding is unpacked if it holds markup. An HTML response whose body cannot be had gets
+``is_html=True``, ``body=None`` and a ``failure_reason``: ``truncated_record``, ``payload_too_large``,
+``bad_chunked_encoding``, ``bad_content_encoding``, ``bad_content_length``, ``bad_gzip``,
+``http_header_too_large`` (HTTP headers over 64 KiB) or ``binary_payload`` (declared HTML but the
+decoded body is evidently not text: a PNG / GIF / JPEG / PDF / ZIP / ... signature, or more than 10%
+of the first 1 KiB are control bytes that no HTML charset uses; UTF-16 / UTF-32 with a byte-order
+mark is text). Gzip / brotli / chunked payloads that merely stop early (as with ``WARC-Truncated``)
+are kept.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import codecs
 import hashlib
 import re
 import zlib
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import BinaryIO
@@ -51,6 +109,7 @@ from typing import BinaryIO
 import brotli
 from resiliparse.parse.encoding import detect_encoding, map_encoding_to_html5
 from warcio.archiveiterator import ArchiveIterator
+from warcio.bufferedreaders import BufferedReader
 from warcio.limitreader import LimitReader
 from warcio.statusandheaders import StatusAndHeadersParser
 
@@ -58,12 +117,15 @@ MAX_BODY_BYTES = 10 * 1024 * 1024  # per HTML payload, before and after decoding
 HTML_MEDIA_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
 _GZIP_MAGIC = b"\x1f\x8b"
+_GZIP_HEADER = b"\x1f\x8b\x08"  # magic and deflate, the start of every real gzip member
 _READ_SIZE = 1 << 16  # bytes read from the file at a time
 _INFLATE_SIZE = 1 << 20  # most decompressed bytes produced at a time
-_MAX_LINE = 1 << 16  # longest line looked at between records
-_MAX_JUNK = 1 << 20  # most junk skipped between records before giving up
+_MAX_LINE = 1 << 16  # longest line read at once (longer lines come in pieces)
 _MAX_HTTP_HEADER = 1 << 16  # most bytes of HTTP status line + headers
 _MAX_INFO = 1 << 16  # most bytes of a warcinfo record read for isPartOf
+_SCAN_SIZE = 1 << 20  # bytes read at a time when looking for the next record
+_PROBE_SIZE = 1 << 16  # compressed bytes tried when checking that a gzip member starts a record
+_HEAD_SIZE = 1 << 12  # decompressed bytes of a member looked at for its first line
 _SNIFF_BYTES = 1024
 _META_BYTES = 4096
 
@@ -93,6 +155,8 @@ class Record:
     crawl: str | None = None
     failure_reason: str | None = None
     failure_detail: str | None = None
+    digest_verified: bool | None = None  # see the module docstring
+    digest_detail: str | None = None  # which digest failed (or why none could be checked)
 
 
 # ---------------------------------------------------------------------------------------- public API
@@ -113,8 +177,13 @@ def iter_records_from_stream(
     fileobj: BinaryIO, warc_filename: str, max_body_bytes: int = MAX_BODY_BYTES
 ) -> Iterator[Record]:
     """Records of an open WARC/ARC file (read from its current position, offsets counted from there)."""
-    stream = _ArchiveStream(fileobj)
-    yield from _iter_stream(stream, warc_filename, max_body_bytes, crawl_from_filename(warc_filename))
+    crawl = crawl_from_filename(warc_filename)
+    try:
+        stream = _ArchiveStream(fileobj)
+    except Exception as e:  # noqa: BLE001
+        yield _unreadable(warc_filename, 0, crawl, "io_error", e)
+        return
+    yield from _iter_stream(stream, warc_filename, max_body_bytes, crawl)
 
 
 def read_record_at(path: str, offset: int, max_body_bytes: int = MAX_BODY_BYTES) -> Record:
@@ -129,7 +198,7 @@ def read_record_at(path: str, offset: int, max_body_bytes: int = MAX_BODY_BYTES)
         with _open(path) as fileobj:
             gzipped = fileobj.read(2) == _GZIP_MAGIC
             fileobj.seek(offset)
-            if gzipped and fileobj.read(3) != _GZIP_MAGIC + b"\x08":
+            if gzipped and fileobj.read(3) != _GZIP_HEADER:
                 fileobj.seek(0)
                 stream = _ArchiveStream(fileobj, skip=offset)
             else:
@@ -178,6 +247,110 @@ def decode_html(body: bytes, charset_header: str | None = None) -> tuple[str, st
     return body.decode(codec, errors="replace"), codec
 
 
+# ------------------------------------------------------------------------------------ record starts
+
+_WARC_LINE = re.compile(rb"WARC/\d{1,3}\.\d{1,3}[ \t]*")
+_WARC_LINE_INSIDE = re.compile(rb"\nWARC/\d{1,3}\.\d{1,3}[ \t]*\r?\n")
+_WARC_LINE_ANYWHERE = re.compile(rb"WARC/\d{1,3}\.\d{1,3}[ \t]*\r?\n")  # also glued to junk
+_WARC_FIELD = re.compile(rb"WARC-[A-Za-z-]{2,40}[ \t]*:")
+_DAMAGED_WARC_LINE = re.compile(rb"WA|.{0,4}(?:ARC/|RC/\d|/\d\.\d{1,2}\s*$)")
+_URL_START = re.compile(rb"[A-Za-z][A-Za-z0-9+.-]{0,30}:")
+
+
+def _is_arc_header(line: bytes, strict: bool) -> bool:
+    """An ARC v1 record line: ``url ip-address archive-date content-type length``.
+
+    Strict: a 14-digit date and a numeric length (used to resynchronise). Loose: any date of 8+
+    digits and any length token (between records, so that a bad length is reported, not skipped).
+    """
+    parts = line.rstrip().rsplit(b" ", 4)
+    if len(parts) != 5 or not _URL_START.match(parts[0]) or not parts[2].isdigit():
+        return False
+    if strict:
+        return len(parts[2]) == 14 and parts[4].isdigit()
+    return len(parts[2]) >= 8
+
+
+def _find_arc_header(buf: bytes) -> int | None:
+    """Index of the first ARC header line (strictly checked) in a complete line after a newline in
+    `buf`, at its start or glued to junk in front of it."""
+    at = buf.find(b"\n")
+    while at >= 0:
+        end = buf.find(b"\n", at + 1)
+        if end < 0:
+            return None
+        start = _record_start_at(buf[at + 1 : end + 1], "arc", strict=True)
+        if start is not None:
+            return at + 1 + start
+        at = end
+    return None
+
+
+def _damaged_arc_header(line: bytes) -> bool:
+    """An ARC header line with a damaged field: starts with a URL scheme, or has 4+ fields of which
+    the last (the length) is a number."""
+    parts = line.rstrip().rsplit(b" ", 4)
+    return bool(_URL_START.match(line)) or (len(parts) >= 4 and parts[-1].isdigit())
+
+
+def _record_start_prefix(line: bytes, fmt: str | None) -> bool:
+    """Whether `line`, the last bytes of the data, may be the beginning of a record's first line."""
+    if fmt != "arc" and (line.startswith(b"WARC/") or b"WARC/".startswith(line)):
+        return True
+    return fmt != "warc" and (line.isalpha() or bool(_URL_START.match(line)))
+
+
+_SCHEME_AHEAD = re.compile(rb"(?=(?:https?|ftp|dns|filedesc|file|urn|whois):)", re.IGNORECASE)
+
+
+def _record_start_inside(line: bytes, fmt: str | None) -> int | None:
+    """Index in `line` after which a record's first line starts (junk glued in front of it: a damaged
+    separator, junk at the start of a file), or None."""
+    if fmt != "arc":
+        at = line.find(b"WARC/", 1)
+        if at > 0 and _WARC_LINE.fullmatch(line[at:].rstrip(b"\r\n")):
+            return at
+    if fmt != "warc":  # an ARC header ends in four fixed fields: the URL before them holds the start
+        parts = line.rstrip().rsplit(b" ", 4)
+        if len(parts) == 5 and _is_arc_header(b"x: " + b" ".join(parts[1:]), strict=True):
+            match = _SCHEME_AHEAD.search(parts[0], 1)
+            if match:
+                return match.start()
+    return None
+
+
+def _record_start_at(line: bytes, fmt: str | None, strict: bool) -> int | None:
+    """Where a record's first line starts in `line`: 0 at its start, an index after junk glued in front
+    of it, None nowhere. (An ARC line with junk in front of its URL passes as an ARC header with a
+    garbled URL: a record starting at a URL scheme further on wins.)"""
+    at_start = _is_record_start(line, fmt, strict)
+    if at_start and (fmt == "warc" or line.startswith(b"WARC/") or _SCHEME_AHEAD.match(line)):
+        return 0
+    inside = _record_start_inside(line, fmt)
+    if inside:
+        return inside
+    return 0 if at_start else None
+
+
+def _is_record_start(data: bytes, fmt: str | None, strict: bool = True) -> bool:
+    """Whether the first line of `data` starts a record of format `fmt` ("warc", "arc", None: either)."""
+    line = data.split(b"\n", 1)[0].rstrip(b"\r")
+    if fmt != "arc" and (_WARC_LINE.fullmatch(line) if strict else line.startswith(b"WARC/")):
+        return True
+    return fmt != "warc" and _is_arc_header(line, strict)
+
+
+def _member_starts_record(data: bytes, fmt: str | None) -> bool:
+    """Whether `data` (file bytes from a gzip header on) is a gzip member that starts a record."""
+    if len(data) < 10 or not data.startswith(_GZIP_HEADER) or data[3] & 0xE0:
+        return False
+    try:
+        head = zlib.decompressobj(31).decompress(data[:_PROBE_SIZE], _HEAD_SIZE)
+    except zlib.error:
+        return False
+    return _is_record_start(head, fmt)
+
+
 # ------------------------------------------------------------------------------------ record reading
 
 
@@ -188,29 +361,53 @@ def _open(path: str) -> BinaryIO:
     return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
 
 
+def _seek_base(fileobj: BinaryIO, start: int) -> int | None:
+    """File position of offset 0 when `fileobj` can seek (to resynchronise), else None."""
+    try:
+        if fileobj.seekable():
+            return fileobj.tell() - start
+    except Exception:  # noqa: BLE001, S110 - not seekable then
+        pass
+    return None
+
+
 class _ArchiveStream:
     """The decompressed bytes of an archive file, for warcio to parse as if uncompressed.
 
     Gzip members are decompressed one after the other (a whole-file gzip is a single member);
-    a file that does not start with a gzip header passes through. `tell()` counts decompressed bytes.
-    `file_offset(pos)` turns the stream position of a record into its offset in the file. Data errors
-    (corrupt or truncated gzip, trailing garbage, read errors) end the stream and are kept in `error`
-    as (kind, detail, file offset).
+    a file that does not start with a gzip header passes through. `tell()` counts decompressed bytes
+    (file bytes for an uncompressed file). `file_offset(pos)` turns the stream position of a record
+    into its offset in the file. Data errors (corrupt or truncated gzip, bytes that are no gzip
+    member, read errors) end the stream and are kept in `error` as (kind, detail, file offset), with
+    the stream position of the member they are in as `error_member_pos`. A seekable file can then be
+    searched for the next record (`find_member`, `find_line`) and the stream `restart`-ed there.
     """
 
     def __init__(self, fileobj: BinaryIO, start: int = 0, skip: int = 0):
         self._file = fileobj
+        self._base = _seek_base(fileobj, start)
         self._raw = b""  # compressed bytes read but not yet decompressed
         self._raw_offset = start  # file offset of self._raw[0]
         self._out = b""  # decompressed bytes, returned up to self._out_pos
         self._out_pos = 0
         self._produced = 0  # decompressed bytes produced so far
         self._inflater = None  # decompressor of the current gzip member
+        self._member_offset = start  # file offset of the current member
+        self._member_pos = 0  # stream position of the current member
+        self._head: bytes | None = None  # first bytes of the current member until its first line is seen
         self._members: deque[tuple[int, int]] = deque()  # (stream position, file offset) of members
+        self._record_members: deque[tuple[int, int]] = deque()  # the same, of members starting a record
         self._eof = False
         self.error: tuple[str, str, int] | None = None
+        self.error_member_pos: int | None = None  # stream position of the member the error is in
+        self.error_pos: int | None = None  # stream position where the error was found
+        self._resync: tuple[int | None, list[int]] | None = None
+        self._scanned_to: int | None = None  # end of the file, once a search has reached it
+        self.format: str | None = None  # "warc" / "arc" once a record has been read
         self._fill_raw(2)
         self.gzipped = bool(self._raw) and _GZIP_MAGIC.startswith(self._raw[:2])  # b"\x1f": cut short
+        if self._raw and not skip:
+            self.gzipped = self._detect_gzip(self.gzipped)
         self.pos = 0 if self.gzipped else start
         self._produced = self.pos
         while skip > 0:
@@ -219,13 +416,46 @@ class _ArchiveStream:
                 break
             skip -= skipped
 
+    @property
+    def can_seek(self) -> bool:
+        return self._base is not None
+
+    def _detect_gzip(self, starts_gzip: bool) -> bool:
+        """Whether the file is gzip. Normally its first bytes say; when they are damaged (a plain file
+        that does not start with a record, a gzip file whose first member does not decompress to one),
+        whichever comes first in the first MiB decides: a gzip member that starts a record, or a line
+        that starts one."""
+        if starts_gzip and _member_starts_record(self._raw[:_PROBE_SIZE], None):
+            return True
+        if not starts_gzip and _is_record_start(self._raw.lstrip(b"\r\n")[:_MAX_LINE], None, strict=False):
+            return False
+        self._fill_raw(_SCAN_SIZE)
+        raw = self._raw[:_SCAN_SIZE]
+        member = raw.find(_GZIP_HEADER)
+        while member >= 0 and not _member_starts_record(raw[member : member + _PROBE_SIZE], None):
+            member = raw.find(_GZIP_HEADER, member + 1)
+        warc_line = _WARC_LINE_INSIDE.search(raw)
+        arc_line = _find_arc_header(raw)
+        lines = [at for at in (warc_line and warc_line.start() + 1, arc_line) if at is not None]
+        if member < 0 and not lines:
+            return starts_gzip
+        return member >= 0 and (not lines or member < min(lines))
+
     def tell(self) -> int:
         return self.pos
+
+    def at_end(self) -> bool:
+        """Whether every byte there is has been read."""
+        if self._out_pos == len(self._out) and not self._eof:
+            self._out, self._out_pos = self._next_chunk(), 0
+        return self._eof and self._out_pos == len(self._out)
 
     def close(self) -> None:  # the caller owns the file
         pass
 
     def file_offset(self, pos: int) -> int:
+        """File offset of stream position `pos` (asked in increasing order): the member's offset when
+        a gzip member starts there, else `pos` itself."""
         if not self.gzipped:
             return pos
         while self._members and self._members[0][0] < pos:
@@ -233,6 +463,27 @@ class _ArchiveStream:
         if self._members and self._members[0][0] == pos:
             return self._members[0][1]
         return pos
+
+    def member_offset(self, pos: int) -> int | None:
+        """File offset to restart at for a record at stream position `pos`, if there is one."""
+        if not self.gzipped:
+            return pos
+        for member_pos, offset in self._members:
+            if member_pos == pos:
+                return offset
+            if member_pos > pos:
+                break
+        return None
+
+    def record_member_after(self, low: int, high: int) -> int | None:
+        """File offset of the first gzip member that starts a record at a stream position strictly
+        between `low` and `high` (positions asked in increasing order)."""
+        members = self._record_members
+        while members and members[0][0] <= low:
+            members.popleft()
+        if members and members[0][0] < high:
+            return members[0][1]
+        return None
 
     def read(self, size: int = -1) -> bytes:
         while self._out_pos == len(self._out) and not self._eof:
@@ -243,6 +494,112 @@ class _ArchiveStream:
         self._out_pos += len(data)
         self.pos += len(data)
         return data
+
+    def restart(self, offset: int) -> None:
+        """Go on reading at file offset `offset` (a gzip member, or any byte of an uncompressed file)."""
+        self._file.seek(self._base + offset)
+        self._raw, self._raw_offset = b"", offset
+        self._out, self._out_pos = b"", 0
+        self._inflater = self._head = None
+        self._eof = False
+        self.error = self.error_member_pos = self.error_pos = self._resync = None
+        if self.gzipped:
+            self._produced = self.pos
+            for members in (self._members, self._record_members):
+                while members and members[-1][0] >= self.pos:
+                    members.pop()
+        else:
+            self.pos = offset
+
+    def resync(self) -> tuple[int | None, list[int]]:
+        """Where to go on after the current gzip error: `find_member` after it (once per error)."""
+        if self._resync is None:
+            kind, _, offset = self.error
+            self._resync = None, []
+            if self.gzipped and self.can_seek and kind in ("bad_gzip", "truncated_gzip", "trailing_garbage"):
+                # truncated_gzip: the file may only seem to end in this member (a damaged header flag
+                # can make zlib take the rest of the file for a file name); a truly cut file has nothing
+                # after it, and searching the rest of the member costs little
+                self._resync = self.find_member(offset + (kind != "trailing_garbage"))
+        return self._resync
+
+    def resync_note(self, offset: int) -> str:
+        """What resynchronising after the current error skipped, from file offset `offset` on."""
+        resume, _ = self.resync()
+        if resume is not None:
+            return f"; reading resumed at offset {resume} ({resume - offset} bytes skipped)"
+        if self._scanned_to is not None and self._scanned_to > offset + 1:
+            return f"; no record in the {self._scanned_to - offset - 1} bytes after it"
+        return ""
+
+    def find_member(self, offset: int) -> tuple[int | None, list[int]]:
+        """(File offset of the first gzip member at or after `offset` that decompresses to a record
+        header, or None; offsets of the gzip headers passed over on the way)."""
+        bad: list[int] = []
+        with self._file_position_kept():
+            return self._find_member(offset, bad)
+
+    def _find_member(self, offset: int, bad: list[int]) -> tuple[int | None, list[int]]:
+        buf, buf_offset, eof = b"", offset, False
+        try:
+            self._file.seek(self._base + offset)
+            while True:
+                at = buf.find(_GZIP_HEADER)
+                if at >= 0 and (eof or len(buf) - at >= _PROBE_SIZE):
+                    if _member_starts_record(buf[at : at + _PROBE_SIZE], None):
+                        return buf_offset + at, bad
+                    if len(buf) > at + 3 and not buf[at + 3] & 0xE0:
+                        bad.append(buf_offset + at)
+                    buf, buf_offset = buf[at + 1 :], buf_offset + at + 1
+                    continue
+                if eof:
+                    self._scanned_to = buf_offset + len(buf)
+                    return None, bad
+                cut = at if at >= 0 else max(0, len(buf) - 2)
+                buf, buf_offset = buf[cut:], buf_offset + cut
+                data = self._file.read(_SCAN_SIZE)
+                eof = not data
+                buf += data
+        except Exception:  # noqa: BLE001 - a read error ends the search
+            return None, bad
+
+    def find_line(self, offset: int, end: int | None, fmt: str) -> int | None:
+        """File offset of the first line that starts a record of format `fmt` after `offset` (and
+        before `end`) in an uncompressed file: a ``WARC/x.y`` line, or a (strictly checked) ARC
+        header line."""
+        with self._file_position_kept():
+            return self._find_line(offset, end, fmt)
+
+    def _find_line(self, offset: int, end: int | None, fmt: str) -> int | None:
+        buf, buf_offset = b"", offset
+        try:
+            self._file.seek(self._base + offset)
+            while True:
+                data = self._file.read(_SCAN_SIZE)
+                buf += data
+                if fmt == "warc":
+                    match = _WARC_LINE_ANYWHERE.search(buf)
+                    at = buf_offset + match.start() if match else None
+                    keep = min(len(buf), 32)
+                else:
+                    at, keep = _find_arc_header(buf), len(buf) - buf.rfind(b"\n")
+                    at = None if at is None else buf_offset + at
+                if at is not None:
+                    return at if end is None or at < end else None
+                if not data or (end is not None and buf_offset + len(buf) >= end):
+                    return None
+                buf, buf_offset = buf[len(buf) - keep :], buf_offset + len(buf) - keep
+        except Exception:  # noqa: BLE001 - a read error ends the search
+            return None
+
+    @contextmanager
+    def _file_position_kept(self):
+        """Scan the file elsewhere, then go on reading where the stream was."""
+        position = self._file.tell()
+        try:
+            yield
+        finally:
+            self._file.seek(position)
 
     def _fill_raw(self, need: int) -> None:
         while len(self._raw) < need:
@@ -255,16 +612,19 @@ class _ArchiveStream:
                 return
             self._raw += data
 
-    def _stop(self, kind: str, detail: str, offset: int) -> None:
+    def _stop(self, kind: str, detail: str, offset: int, member_pos: int | None = None) -> None:
         self._eof = True
         if self.error is None:
             self.error = (kind, detail, offset)
+            self.error_member_pos = member_pos
+            self.error_pos = self._produced
 
     def _next_chunk(self) -> bytes:
         if not self.gzipped:
             self._fill_raw(1)
             data, self._raw = self._raw, b""
-            self._eof = not data
+            self._raw_offset += len(data)
+            self._eof = self._eof or not data
             return data
         if self._inflater is None:  # at a member boundary
             self._fill_raw(2)
@@ -272,63 +632,177 @@ class _ArchiveStream:
                 self._eof = True
                 return b""
             if _GZIP_MAGIC.startswith(self._raw):  # a single 0x1f byte
-                self._stop("truncated_gzip", "file ends inside a gzip header", self._raw_offset)
+                self._stop(
+                    "truncated_gzip", "file ends inside a gzip header", self._raw_offset, self._produced
+                )
                 return b""
             if not self._raw.startswith(_GZIP_MAGIC):
-                self._stop("trailing_garbage", "data after the last gzip member", self._raw_offset)
+                self._stop(
+                    "trailing_garbage", "data that is no gzip member", self._raw_offset, self._produced
+                )
                 return b""
             self._inflater = zlib.decompressobj(31)
-            self._member_offset = self._raw_offset
+            self._member_offset, self._member_pos = self._raw_offset, self._produced
+            self._head = b""
             self._members.append((self._produced, self._raw_offset))
         self._fill_raw(1)
         if not self._raw:
-            self._stop("truncated_gzip", "file ends inside a gzip member", self._member_offset)
+            self._stop(
+                "truncated_gzip", "file ends inside a gzip member", self._member_offset, self._member_pos
+            )
             return b""
+        before = self._inflater.copy()
         try:
             data = self._inflater.decompress(self._raw, _INFLATE_SIZE)
         except zlib.error as e:
-            self._stop("bad_gzip", str(e), self._member_offset)
-            return b""
+            data = _salvage(before, self._raw[: _INFLATE_SIZE // 2])  # what comes before the damage
+            self._produced += len(data)
+            self._stop("bad_gzip", f"gzip member: {e}", self._member_offset, self._member_pos)
+            return data
         rest = self._inflater.unused_data if self._inflater.eof else self._inflater.unconsumed_tail
         self._raw_offset += len(self._raw) - len(rest)
         self._raw = rest
+        if self._head is not None:
+            self._head += data[:_HEAD_SIZE]
+            if b"\n" in self._head or len(self._head) >= _HEAD_SIZE or self._inflater.eof:
+                if _is_record_start(self._head, None):
+                    self._record_members.append((self._member_pos, self._member_offset))
+                self._head = None
         if self._inflater.eof:
             self._inflater = None
         self._produced += len(data)
         return data
 
 
+def _salvage(inflater, raw: bytes) -> bytes:
+    """What `inflater` puts out for `raw` up to the byte where it fails (deflate is decoded in
+    order: everything before a corrupt byte is good, bar the garbage a bit flip may decode to)."""
+    out = []
+    step = 4096
+    at = 0
+    while at < len(raw) and step:
+        saved = inflater.copy()
+        try:
+            out.append(inflater.decompress(raw[at : at + step]))
+            at += step
+        except zlib.error:
+            inflater = saved
+            step = 1 if step > 1 else 0  # then byte by byte up to the failing byte
+        if inflater.eof:
+            break
+    return b"".join(out)
+
+
+class _LineReader(BufferedReader):
+    """warcio's buffered reader, with lines capped at `_MAX_LINE` bytes (longer ones come in pieces):
+    warcio reads header lines unbounded, and quadratically in their length."""
+
+    def readline(self, length=None):
+        if length is None or length < 0 or length > _MAX_LINE:
+            length = _MAX_LINE
+        return BufferedReader.readline(self, length)
+
+
 class _RecordIterator(ArchiveIterator):
-    """warcio's iterator over an already decompressed stream, with blank lines handled our way.
+    """warcio's iterator over an already decompressed stream, with what lies between records handled
+    our way.
 
     warcio drops the first line after a record when it is not blank. That loses the first record of
     Common Crawl's 2008 ARC (its file header's length includes the separating newline). Here a
-    non-blank line that can start the next record (any line in an ARC file, a ``WARC/`` line in a
-    WARC file) is kept; other lines are junk, skipped up to `_MAX_JUNK` bytes and counted in `junk`.
+    non-blank line that can start the next record (an ARC header line in an ARC file, a ``WARC/``
+    line in a WARC file) is kept; other lines are junk: skipped, their bytes counted in `junk` (from
+    stream position `junk_at`). A run of junk lines with a WARC field in its first three lines is a
+    record header with a damaged first line: its position goes into `damaged` (and junk after it is
+    not counted in `junk`). With ``resync=True`` the iterator first skips to the next line that
+    starts a record (strictly checked), sharing `reader` with the iterator that failed.
     """
 
-    def __init__(self, stream: _ArchiveStream):
+    def __init__(self, stream: _ArchiveStream, reader=None, fmt: str | None = None, resync: bool = False):
         super().__init__(stream, no_record_parse=True)
-        self.reader.set_decomp(None)  # _ArchiveStream already decompressed it
+        self.reader = reader if reader is not None else _LineReader(stream)
+        self.known_format = fmt
+        self.offset = stream.tell() - self.reader.rem_length()
         self.junk = 0
+        self.junk_at: int | None = None
+        self.damaged: list[int] = []
+        self.cut_at: int | None = None
+        self.lead_junk = 0  # bytes before the first record (when they share its first line)
+        if resync:
+            line, _ = self._consume_blanklines(resync=True)
+            self.next_line = line
+            self.offset = stream.tell() - self.reader.rem_length() - len(line or b"")
+        else:  # the first line goes to warcio as it is, unless a record starts inside it
+            line = self.reader.readline(_MAX_LINE)
+            self.lead_junk = (_record_start_at(line, fmt, strict=False) or 0) if line else 0
+            self.next_line = line[self.lead_junk :] or None
+            self.offset += self.lead_junk
 
-    def _consume_blanklines(self):
+    def _consume_blanklines(self, resync: bool = False):
         empty_size = 0
-        self.junk = 0
+        start = self.fh.tell() - self.reader.rem_length()
+        self.junk, self.junk_at, self.damaged, self.cut_at = 0, None, [], None
+        self.junk_after_separator = False  # the junk comes after the blank lines that end a record
+        run_at, run_lines, run_bytes = None, 0, 0  # the current run of junk lines
+        blank_lines = 0
         while True:
+            at = self.fh.tell() - self.reader.rem_length()
             line = self.reader.readline(_MAX_LINE)
             if not line:
                 return None, empty_size
             if not line.strip():
                 empty_size += len(line)
-            elif self.known_format == "arc" or line.startswith(b"WARC/") or self.junk > _MAX_JUNK:
+                blank_lines += 1
+                run_at = None
+                continue
+            inside = _record_start_at(line, self.known_format, strict=resync)
+            if inside == 0:
                 return line, empty_size
-            else:
+            separator = blank_lines >= (1 if self.known_format == "arc" else 2)
+            if inside:  # junk, then a record's first line
+                if self.junk_at is None:
+                    self.junk_at, self.junk_after_separator = at, separator
+                if not self.damaged:
+                    self.junk += inside
+                return line[inside:], empty_size
+            if (
+                not line.endswith(b"\n")
+                and len(line) < _MAX_LINE
+                and _record_start_prefix(line, self.known_format)
+            ):
+                self.cut_at = at  # the data ends inside the first line of a record
+                return None, empty_size
+            first = self.junk_at is None
+            if first:
+                self.junk_at, self.junk_after_separator = at, separator
+            if run_at is None:
+                run_at, run_lines, run_bytes = at, 0, 0
+            run_lines += 1
+            if self.known_format == "arc":
+                # where the next record should start, a line like an ARC header with a bad field
+                if run_at == self.junk_at and run_lines <= 3 and not self.damaged and not resync:
+                    if _damaged_arc_header(line):
+                        self.junk -= run_bytes
+                        self.damaged.append(at)
+            elif (
+                run_lines <= 3
+                and not (resync and run_at == start)  # the rest of the header that just failed
+                and (not self.damaged or self.damaged[-1] != run_at)
+                and (
+                    _WARC_FIELD.match(line)
+                    # after the blank lines that end a record, what is left of a WARC/1.x line
+                    or (first and blank_lines >= 2 and not resync and _DAMAGED_WARC_LINE.match(line))
+                )
+            ):
+                if not self.damaged:
+                    self.junk -= run_bytes  # the damaged header's first line is no junk of the record
+                self.damaged.append(run_at)
+            run_bytes += len(line)
+            if not self.damaged:
                 self.junk += len(line)
 
 
 class _Unreadable(Exception):
-    """The file cannot be read on from here."""
+    """The record cannot be read: report it and resynchronise."""
 
     def __init__(self, reason: str, detail: str):
         super().__init__(detail)
@@ -339,33 +813,93 @@ def _iter_stream(
     stream: _ArchiveStream, name: str, max_body_bytes: int, crawl: str | None
 ) -> Iterator[Record]:
     it = _RecordIterator(stream)
-    last = None
+    yielded = False  # anything yielded yet
+    if it.lead_junk:
+        detail = f"{it.lead_junk} bytes that are no record before the first record"
+        yield _unreadable(
+            name, stream.file_offset(it.offset - it.lead_junk), crawl, "junk_between_records", detail
+        )
+        yielded = True
+    reported = False  # the stream's current error was reported on a record
     crawl_known = False  # the first isPartOf of a warcinfo record is the file's crawl
     while True:
         pos = it.offset
+        result = None
         try:
             raw = next(it, None)
-            if raw is None:
-                break
-            record, is_part_of = _make_record(raw, it, stream, name, crawl, max_body_bytes)
+            if raw is not None:
+                result = _make_record(raw, it, stream, name, crawl, max_body_bytes)
         except Exception as e:  # noqa: BLE001 - warcio's parse errors and anything unexpected
-            if stream.error:  # the data ended early: that is the cause
-                yield _unreadable(name, stream.error[2], crawl, stream.error[0], stream.error[1])
-            elif isinstance(e, _Unreadable):
-                yield _unreadable(name, stream.file_offset(pos), crawl, e.reason, e.detail)
-            else:
-                yield _unreadable(name, stream.file_offset(pos), crawl, "bad_record", e)
-            return
+            if stream.error is None:  # else: the data ended inside a record header, reported below
+                reason, detail = (e.reason, e.detail) if isinstance(e, _Unreadable) else ("bad_record", e)
+                if stream.at_end() and not it.reader.rem_length():
+                    reason, detail = "truncated_record", f"the data ends inside the record header ({detail})"
+                yield _unreadable(name, stream.file_offset(pos), crawl, reason, detail)
+                yielded = True
+                # the parser may have read on into the next record: look for it from just after here
+                it = _RecordIterator(stream, _reader_back_at(stream, it, pos), stream.format, resync=True)
+                continue
+        if result is None:  # end of the data, or of what can be read
+            if stream.error is None:
+                if not yielded:
+                    yield _unreadable(
+                        name, stream.file_offset(pos), crawl, "no_records", "no record in the file"
+                    )
+                return
+            kind, detail, offset = stream.error
+            resume, bad = stream.resync()
+            if resume is not None:  # there is more after it: no end of the file, nor of the gzip data
+                kind = {"trailing_garbage": "junk_between_members", "truncated_gzip": "bad_gzip"}.get(
+                    kind, kind
+                )
+            detail = f"{detail}{stream.resync_note(offset)}"
+            if not reported:
+                yield _unreadable(name, offset, crawl, kind, detail)
+            for at in bad:
+                yield _unreadable(
+                    name, at, crawl, "bad_gzip", "gzip member that does not decompress to a record"
+                )
+            if resume is None:
+                return
+            stream.restart(resume)
+            it = _RecordIterator(stream, fmt=stream.format)
+            yielded, reported = True, False
+            continue
+        record, is_part_of, markers, restart, carried_error = result
+        reported = reported or carried_error
         if is_part_of and not crawl_known:
             crawl = record.crawl = is_part_of
             crawl_known = True
-        last = record
         yield record
-    if stream.error and not (last and last.failure_reason == "truncated_record"):
-        kind, detail, offset = stream.error
-        yield _unreadable(name, offset, crawl, kind, detail)
-    elif last is None:
-        yield _unreadable(name, stream.file_offset(it.offset), crawl, "no_records", "no record in the file")
+        yielded = True
+        for kind, offset, detail in markers:
+            yield _unreadable(name, offset, crawl, kind, detail)
+        if restart is not None:
+            stream.restart(restart)
+            it = _RecordIterator(stream, fmt=stream.format)
+            reported = False
+
+
+def _reader_back_at(stream: _ArchiveStream, it: _RecordIterator, pos: int):
+    """`it`'s reader, moved back to one byte after stream position `pos` if it has read beyond (None:
+    the stream was restarted there, a new reader is needed)."""
+    reader = it.reader
+    back = stream.tell() - reader.rem_length() - (pos + 1)
+    if back <= 0:
+        return reader
+    if reader.buff is not None and reader.buff.tell() >= back:  # still in its buffer
+        reader.buff.seek(reader.buff.tell() - back)
+        return reader
+    if not stream.can_seek:
+        return reader
+    if not stream.gzipped:
+        stream.restart(pos + 1)
+        return None
+    member = stream.record_member_after(pos, stream.tell() - reader.rem_length())
+    if member is None:
+        return reader
+    stream.restart(member)
+    return None
 
 
 def _unreadable(name: str, offset: int, crawl: str | None, kind: str, detail) -> Record:
@@ -375,22 +909,37 @@ def _unreadable(name: str, offset: int, crawl: str | None, kind: str, detail) ->
     return Record(name, offset, "unreadable", crawl=crawl, failure_reason=kind, failure_detail=detail)
 
 
+_RECORD_TYPE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+
+
+def _record_type(value: str | None) -> str:
+    value = (value or "").strip().lower()
+    return value if _RECORD_TYPE.fullmatch(value) else "unknown"
+
+
 def _make_record(raw, it: _RecordIterator, stream: _ArchiveStream, name, crawl, max_body_bytes):
-    """Read one parsed warcio record to its end: (its Record, the isPartOf of a warcinfo record)."""
+    """Read one parsed warcio record to its end.
+
+    Returns (its Record, the isPartOf of a warcinfo record, markers to yield after it as
+    (reason, offset, detail), the file offset to restart reading at or None, whether the record
+    carries the stream's error).
+    """
     headers = raw.rec_headers
     block = raw.raw_stream
+    start_pos = it.offset
+    known_format = stream.format
     if raw.format == "arc":
         record_type = "warcinfo" if raw.rec_type == "arc_header" else "response"
         url = _clean_url(headers.get_header("uri"))
         date_value = headers.get_header("archive-date")
         length_value = headers.get_header("length")
     else:
-        record_type = (headers.get_header("WARC-Type") or "unknown").strip().lower()
+        record_type = _record_type(headers.get_header("WARC-Type"))
         url = _clean_url(headers.get_header("WARC-Target-URI"))
         date_value = headers.get_header("WARC-Date")
         length_value = headers.get_header("Content-Length")
     if length_value is None or not isinstance(block, LimitReader):
-        # warcio would read the rest of the file as this record's block: stop here instead.
+        # warcio would read the rest of the file as this record's block: resynchronise instead.
         raise _Unreadable("missing_content_length", f"record header without a length: {headers.headers!r}")
     record = Record(
         warc_filename=name,
@@ -404,46 +953,139 @@ def _make_record(raw, it: _RecordIterator, stream: _ArchiveStream, name, crawl, 
         crawl=crawl,
     )
 
+    digests = _Digests.of(headers, raw.format, record_type)
+    reader = _HashingReader(block, digests) if digests is not None else block
+    http_record = record_type in ("response", "request", "revisit") and bool(url)
+    http_record = http_record and url.lower().startswith(("http:", "https:"))
     html = None  # True / False once known; None: to be sniffed from the body
     http = None
-    if record_type == "response" and url and url.lower().startswith(("http:", "https:")):
-        http = _parse_http_headers(block)
+    header_complete = True  # the end of the HTTP headers was found (or there are none)
+    if record_type == "response" and http_record:
+        http, header_complete = _parse_http_headers(reader)
+    elif http_record and digests is not None and digests.payload is not None:
+        header_complete = _skip_http_headers(reader)
+    if digests is not None:
+        digests.start_payload(http_record, header_complete)
     if http is not None:
         record.http_status, content_type_value = http[0], http[1]
         record.content_type = _media_type(content_type_value)
         record.charset_header = _charset_param(content_type_value)
         html = _declared_html(record.identified_payload_type, record.content_type)
+    chunked = http is not None and "chunked" in _codings(http[3])
     is_part_of = None
+    keep = 0
     if record_type == "warcinfo":
-        payload, too_large = _read_block(block, _MAX_INFO)
-        is_part_of = _is_part_of(payload)
+        keep = _MAX_INFO
     elif http is not None and html is not False:
-        payload, too_large = _read_block(block, max_body_bytes)
-    else:
-        payload, too_large = _read_block(block, 0)
+        keep = max_body_bytes
+    elif chunked and digests is not None and digests.payload is not None:
+        keep = max_body_bytes  # to check a digest over the de-chunked payload
+    overrun = _overrun_check(stream, it, start_pos) if stream.gzipped else None
+    payload, too_large, overrun_at, tail = _read_block(reader, keep, overrun)
+    if record_type == "warcinfo":
+        is_part_of = _is_part_of(payload)
 
-    truncated = block.limit > 0
-    it.read_to_end()  # consumes the blank lines (and junk) after the record, sets the offset
-    record.warc_offset = stream.file_offset(it.get_record_offset())
+    complete = block.limit == 0 and overrun_at is None
+    restart = overrun_at
+    if restart is None:
+        it.read_to_end()  # consumes the blank lines (and junk) after the record, sets the offset
+    record.warc_offset = stream.file_offset(start_pos)
     if raw.format == "arc" or not record.warc_record_id:
         key = f"{url} {date_value} {record.warc_offset}"
         record.warc_record_id = f"<urn:sha1:{hashlib.sha1(key.encode('utf-8', 'surrogatepass')).hexdigest()}>"
+    if digests is not None and complete:
+        record.digest_verified, record.digest_detail = digests.verdict(
+            None if too_large else payload, chunked
+        )
+    elif digests is not None:
+        record.digest_detail = digests.detail or "record not read to its end"
 
     # A failure of the record itself (the file is damaged here) is kept on any record; a failure to
     # decode the payload only on HTML responses.
     failure = None
-    if truncated:
-        cause = f" ({stream.error[0]}: {stream.error[1]})" if stream.error else ""
-        failure = ("truncated_record", f"data ends {block.limit} bytes before the end of the record{cause}")
+    carried_error = False
+    markers: list[tuple[str, int, str]] = []
+    error = stream.error
+    if error and error[0] == "truncated_gzip" and stream.resync()[0] is not None:
+        error = ("bad_gzip", "gzip member that does not end before the next one", error[2])
+    if overrun_at is not None:
+        failure = ("bad_content_length", f"length {length_value} runs into the record at offset {overrun_at}")
+    elif not complete:
+        if error and error[0] in ("bad_gzip", "io_error"):
+            failure = (error[0], f"{error[1]} ({block.limit} bytes of the record missing)")
+        else:
+            cause = f" ({error[0]}: {error[1]})" if error else ""
+            failure = (
+                "truncated_record",
+                f"data ends {block.limit} bytes before the end of the record{cause}",
+            )
+        carried_error = error is not None and error[0] != "trailing_garbage"
+    elif (
+        error
+        and error[0] in ("bad_gzip", "truncated_gzip")
+        and stream.error_member_pos <= start_pos
+        and (not it.next_line or stream.error_pos <= it.offset)  # found before the next record
+        and not record.digest_verified
+    ):  # the record was read whole, but its gzip member fails its check or misses its end
+        reason = "bad_gzip" if error[0] == "bad_gzip" else "truncated_record"
+        failure = (reason, f"the gzip member holding the record is damaged: {error[1]}")
+        carried_error = True
+    elif it.junk and error and stream.error_member_pos is not None and stream.error_member_pos <= it.junk_at:
+        pass  # what follows the record was decoded from a damaged gzip member: reported as that
     elif it.junk:
-        failure = ("bad_content_length", f"{it.junk} bytes of junk after the record")
+        # the junk is no part of this record when its digest proves its length right, or when the junk
+        # comes after the blank lines that end a record (and no digest says the length is wrong)
+        if record.digest_verified or (it.junk_after_separator and record.digest_verified is None):
+            detail = f"{it.junk} bytes that are no record after the record at offset {record.warc_offset}"
+            markers.append(("junk_between_records", stream.file_offset(it.junk_at), detail))
+        else:
+            failure = ("bad_content_length", f"{it.junk} bytes of junk after the record")
     elif not _valid_length(length_value):
         failure = ("bad_content_length", f"invalid record length {length_value!r}")
+    if restart is None:
+        for at in it.damaged:
+            markers.append(("bad_record", stream.file_offset(at), "record header with a damaged first line"))
+        if it.cut_at is not None and stream.error is None:
+            markers.append(
+                ("truncated_record", stream.file_offset(it.cut_at), "data ends in a record's first line")
+            )
+
+    # An ARC length a few bytes too long eats the start of the next header line ("ht" of "http://..."):
+    # the block's unfinished last line and the next line make a whole ARC header.
+    head = tail[tail.rfind(b"\n") + 1 :]
+    if (
+        raw.format == "arc"
+        and restart is None
+        and failure is None
+        and head
+        and it.next_line
+        and not _SCHEME_AHEAD.match(it.next_line)
+        and _SCHEME_AHEAD.match(head + it.next_line)
+        and _is_arc_header(head + it.next_line, strict=True)
+        and not stream.gzipped
+        and stream.can_seek
+    ):
+        found = it.offset - len(head)
+        failure = ("bad_content_length", f"length {length_value} runs into the record at offset {found}")
+        restart, markers = found, []
+
+    # A length that is too long swallows the records after it: look for one inside this record.
+    # (Junk or a damaged record header after it, or the end of the data inside it, can be that.)
+    suspect = failure is not None and failure[0] in ("truncated_record", "bad_content_length")
+    suspect = suspect or (bool(it.damaged) and not record.digest_verified)
+    if suspect and restart is None and not stream.gzipped and stream.can_seek:
+        limits = [it.offset] if it.next_line else []
+        found = stream.find_line(record.warc_offset + 1, min(limits + it.damaged, default=None), raw.format)
+        if found is not None:
+            failure = ("bad_content_length", f"length {length_value} runs into the record at offset {found}")
+            restart, markers, carried_error = found, [], False
 
     if http is not None and html is not False:
         body = payload_failure = None
         if too_large:
             payload_failure = ("payload_too_large", f"HTTP payload over {max_body_bytes} bytes")
+        elif not header_complete:
+            payload_failure = ("http_header_too_large", f"HTTP headers over {_MAX_HTTP_HEADER} bytes")
         elif failure is None:
             try:
                 body = _decode_payload(payload, http[2], http[3], max_body_bytes)
@@ -451,24 +1093,53 @@ def _make_record(raw, it: _RecordIterator, stream: _ArchiveStream, name, crawl, 
                 payload_failure = (e.reason, str(e))
         if html is None:
             html = _sniff_html(body if body is not None else payload)
+        elif body is not None and (binary := _binary_kind(body)):
+            declared = record.identified_payload_type or record.content_type
+            payload_failure, body = ("binary_payload", f"{binary}, declared {declared}"), None
         record.is_html = html
         if html:
             failure = failure or payload_failure
             record.body = None if failure else body
     if failure:
         record.failure_reason, record.failure_detail = failure
-    return record, is_part_of
+        if carried_error:
+            record.failure_detail += stream.resync_note(record.warc_offset)
+        if raw.format != known_format:
+            it.known_format = known_format  # a damaged record does not decide the file's format
+    else:
+        stream.format = raw.format
+    return record, is_part_of, markers, restart, carried_error
 
 
-def _read_block(block: LimitReader, keep: int) -> tuple[bytes, bool]:
-    """Read `block` to its end; (its first `keep` bytes, whether it had more than that)."""
+def _overrun_check(stream: _ArchiveStream, it: _RecordIterator, start_pos: int) -> Callable[[], int | None]:
+    """For a per-record gzip file: the offset of a record's gzip member that the block being read
+    has run into (a Content-Length too long), else None."""
+
+    def check() -> int | None:
+        return stream.record_member_after(start_pos, stream.tell() - it.reader.rem_length())
+
+    return check
+
+
+def _read_block(
+    block, keep: int, overrun: Callable[[], int | None] | None = None
+) -> tuple[bytes, bool, int | None, bytes]:
+    """Read `block` to its end: (its first `keep` bytes, whether it had more than that, None, its last
+    bytes), or, when `overrun()` finds the next record inside it, up to there: (..., that record's
+    offset, ...)."""
     parts = []
     kept = 0
     more = False
+    tail = b""
     while True:
         data = block.read(_READ_SIZE)
+        if overrun is not None:
+            at = overrun()
+            if at is not None:
+                return b"".join(parts), more, at, tail
         if not data:
-            return b"".join(parts), more
+            return b"".join(parts), more, None, tail
+        tail = (tail + data)[-256:]
         if kept < keep:
             parts.append(data[: keep - kept])
             kept += len(parts[-1])
@@ -477,26 +1148,39 @@ def _read_block(block: LimitReader, keep: int) -> tuple[bytes, bool]:
             more = True
 
 
-def _parse_http_headers(block: LimitReader) -> tuple[int, str | None, str | None, str | None] | None:
-    """(status, Content-Type, Content-Encoding, Transfer-Encoding) of an HTTP response, else None."""
+def _parse_http_headers(block) -> tuple[tuple[int, str | None, str | None, str | None] | None, bool]:
+    """((status, Content-Type, Content-Encoding, Transfer-Encoding) of an HTTP response or None,
+    whether the headers ended within `_MAX_HTTP_HEADER` bytes)."""
     head = LimitReader(block, _MAX_HTTP_HEADER)
     try:
         parsed = StatusAndHeadersParser([], verify=False).parse(head)
     except EOFError:
-        return None
+        return None, True
+    complete = head.limit > 0
     if not parsed.protocol.upper().startswith("HTTP/"):
-        return None
+        return None, complete
     # "HTTP/1.1 HTTP/1.1 200 OK" occurs (Wayback replays written by archive-query-log)
     tokens = [t for t in parsed.statusline.split() if not t.upper().startswith("HTTP/")]
     code = tokens[0] if tokens else ""
     if not (len(code) == 3 and code.isdigit()):
-        return None
+        return None, complete
     return (
         int(code),
         parsed.get_header("Content-Type"),
         parsed.get_header("Content-Encoding"),
         parsed.get_header("Transfer-Encoding"),
-    )
+    ), complete
+
+
+def _skip_http_headers(block) -> bool:
+    """Read an HTTP message's start line and headers; whether they ended within `_MAX_HTTP_HEADER`."""
+    head = LimitReader(block, _MAX_HTTP_HEADER)
+    while True:
+        line = head.readline()
+        if not line:
+            return head.limit > 0
+        if not line.strip():
+            return True
 
 
 def _valid_length(value: str | None) -> bool:
@@ -535,6 +1219,165 @@ def _parse_date(value: str | None) -> datetime | None:
         return None
 
 
+# ---------------------------------------------------------------------------------------- digests
+
+_DIGEST_SIZES = {"sha1": 20, "sha256": 32, "sha512": 64, "sha224": 28, "sha384": 48, "md5": 16}
+
+
+def parse_digest(value: str | None) -> tuple[str, bytes | None] | None:
+    """(hashlib name, digest bytes) of a WARC digest such as ``sha1:BASE32``.
+
+    The value may be base32 (Common Crawl, Heritrix, warcio), hex or base64 (also URL-safe); the
+    algorithm name is matched without case and dashes (``SHA-1`` is sha1). None for no digest or an
+    algorithm we do not know; (name, None) for a value that is no digest of that algorithm (damaged:
+    it matches nothing).
+    """
+    algorithm, sep, encoded = (value or "").strip().partition(":")
+    algorithm = algorithm.strip().lower().replace("-", "").replace("_", "")
+    size = _DIGEST_SIZES.get(algorithm)
+    encoded = encoded.strip().rstrip("=")
+    if not sep or size is None:
+        return None
+    n = len(encoded)
+    try:
+        if n == (size * 8 + 4) // 5:
+            digest = base64.b32decode(encoded.upper() + "=" * (-n % 8))
+        elif n == 2 * size:
+            digest = bytes.fromhex(encoded)
+        elif n == (size * 4 + 2) // 3:
+            digest = base64.b64decode(
+                encoded.replace("-", "+").replace("_", "/") + "=" * (-n % 4), validate=True
+            )
+        else:
+            return algorithm, None
+    except (binascii.Error, ValueError):
+        return algorithm, None
+    return algorithm, digest
+
+
+def format_digest(algorithm: str, digest: bytes) -> str:
+    """``sha1:BASE32`` as Common Crawl writes it (base32 for every algorithm)."""
+    return f"{algorithm}:{base64.b32encode(digest).decode('ascii')}"
+
+
+def _stored(spec: tuple[str, bytes | None, str]) -> str:
+    algorithm, digest, value = spec
+    return format_digest(algorithm, digest) if digest is not None else repr(value[:80])
+
+
+def _digest_spec(value: str | None) -> tuple[str, bytes | None, str] | None:
+    parsed = parse_digest(value)
+    return (*parsed, value.strip()) if parsed else None
+
+
+class _Digests:
+    """The digests a record carries, computed while its block is read (see the module docstring)."""
+
+    def __init__(self, block_spec, payload_spec, detail: str | None):
+        self.block_spec = block_spec
+        self.payload_spec = payload_spec
+        self.detail = detail  # why a digest present cannot be checked
+        # without a block digest, the block is hashed in the payload's algorithm: some writers
+        # (ClueWeb09) put the block digest into WARC-Payload-Digest
+        spec = block_spec or payload_spec
+        self.block = hashlib.new(spec[0]) if spec else None
+        self.payload = hashlib.new(payload_spec[0]) if payload_spec else None
+        self.in_payload = False
+        self.payload_known = True
+
+    @classmethod
+    def of(cls, headers, fmt: str, record_type: str) -> _Digests | None:
+        if fmt == "arc":
+            return None
+        block_value = headers.get_header("WARC-Block-Digest")
+        payload_value = headers.get_header("WARC-Payload-Digest")
+        notes = []
+        block_spec = _digest_spec(block_value)
+        if block_value and block_spec is None:
+            notes.append(f"block digest {block_value.strip()[:80]!r}: unknown algorithm")
+        payload_spec = None
+        if payload_value:
+            if record_type in ("revisit", "continuation") or headers.get_header("WARC-Segment-Number"):
+                notes.append(f"payload digest of a {record_type} record refers to another record's payload")
+            else:
+                payload_spec = _digest_spec(payload_value)
+                if payload_spec is None:
+                    notes.append(f"payload digest {payload_value.strip()[:80]!r}: unknown algorithm")
+        if block_spec is None and payload_spec is None:
+            return cls(None, None, "; ".join(notes)) if notes else None
+        return cls(block_spec, payload_spec, "; ".join(notes) or None)
+
+    def start_payload(self, http_record: bool, header_complete: bool) -> None:
+        """The payload starts here (after the HTTP headers of an HTTP record, else at the block start)."""
+        self.in_payload = header_complete
+        self.payload_known = header_complete
+        if not http_record:  # nothing was read yet: the whole block is the payload
+            self.in_payload = self.payload_known = True
+
+    def update(self, data: bytes) -> None:
+        if self.block is not None:
+            self.block.update(data)
+        if self.in_payload and self.payload is not None:
+            self.payload.update(data)
+
+    def verdict(self, payload: bytes | None, chunked: bool) -> tuple[bool | None, str | None]:
+        """(digest_verified, detail) once the whole block has been read; `payload` is the HTTP payload
+        as stored when it was kept whole."""
+        results, problems = [], []
+        block_digest = self.block.digest() if self.block is not None else None
+        if self.block_spec:
+            algorithm, stored, _ = self.block_spec
+            results.append(block_digest == stored)
+            if not results[-1]:
+                problems.append(
+                    f"block digest {_stored(self.block_spec)} != computed {format_digest(algorithm, block_digest)}"
+                )
+        if self.payload_spec:
+            algorithm, stored, _ = self.payload_spec
+            computed = self.payload.digest() if self.payload_known else None
+            ok = stored is not None and computed == stored
+            if not ok and stored is not None and chunked and payload is not None:  # spec's "entity-body"
+                try:
+                    ok = hashlib.new(algorithm, _dechunk(payload)).digest() == stored
+                except _PayloadError:
+                    pass
+            block_algorithm = (self.block_spec or self.payload_spec)[0]
+            if not ok and stored is not None and block_algorithm == algorithm and block_digest == stored:
+                ok = True  # ClueWeb09 writes the block digest into WARC-Payload-Digest
+            if ok or computed is not None:
+                results.append(ok)
+                if not ok:
+                    problems.append(
+                        f"payload digest {_stored(self.payload_spec)} != computed "
+                        f"{format_digest(algorithm, computed)}"
+                    )
+            else:
+                problems.append("payload digest not checkable: HTTP headers too long")
+        if not results:
+            return None, "; ".join(filter(None, [self.detail, *problems])) or None
+        return all(results), "; ".join(filter(None, [*problems, self.detail])) or None
+
+
+class _HashingReader:
+    """A record block that feeds what is read from it to the record's digests."""
+
+    def __init__(self, stream, digests: _Digests | None):
+        self.stream = stream
+        self.digests = digests
+
+    def read(self, length=None) -> bytes:
+        data = self.stream.read(length)
+        if self.digests is not None and data:
+            self.digests.update(data)
+        return data
+
+    def readline(self, length=None) -> bytes:
+        data = self.stream.readline(length)
+        if self.digests is not None and data:
+            self.digests.update(data)
+        return data
+
+
 # ---------------------------------------------------------------------------------- HTML payloads
 
 
@@ -571,6 +1414,58 @@ def _sniff_html(data: bytes | None) -> bool:
     return _HTML_START.match(data) is not None
 
 
+# Signatures of formats that are no text (WHATWG MIME sniffing's image, audio/video and archive patterns).
+_BINARY_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "PNG image"),
+    (b"GIF87a", "GIF image"),
+    (b"GIF89a", "GIF image"),
+    (b"\xff\xd8\xff", "JPEG image"),
+    (b"RIFF", "RIFF media (WebP, WAV, AVI)"),
+    (b"\x00\x00\x01\x00", "icon"),
+    (b"BM", None),  # BMP: only with its header size check below
+    (b"II*\x00", "TIFF image"),
+    (b"MM\x00*", "TIFF image"),
+    (b"%PDF-", "PDF document"),
+    (b"PK\x03\x04", "ZIP archive (or docx, xlsx, jar, ...)"),
+    (b"\x1f\x8b\x08", "gzip data"),
+    (b"7z\xbc\xaf\x27\x1c", "7z archive"),
+    (b"Rar!\x1a\x07", "RAR archive"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "OLE document (doc, xls, ppt)"),
+    (b"OggS\x00", "Ogg media"),
+    (b"ID3", "MP3 audio"),
+    (b"fLaC", "FLAC audio"),
+    (b"\x1a\x45\xdf\xa3", "WebM / Matroska video"),
+    (b"wOFF", "WOFF font"),
+    (b"wOF2", "WOFF2 font"),
+    (b"\x00\x01\x00\x00\x00", "TrueType font"),
+    (b"\x00asm", "WebAssembly"),
+    (b"\x7fELF", "ELF executable"),
+    (b"\xca\xfe\xba\xbe", "Java class"),
+)
+# C0 control bytes no HTML charset uses (WHATWG's "binary data bytes"; ESC stays: ISO-2022-JP)
+_BINARY_BYTES = bytes([*range(0, 9), 0x0B, *range(0x0E, 0x1B), *range(0x1C, 0x20)])
+
+
+def _binary_kind(data: bytes) -> str | None:
+    """What a payload declared HTML really is when it is evidently not text, else None."""
+    head = data[:_SNIFF_BYTES]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None  # UTF-16 / UTF-32 with a byte-order mark: text
+    for signature, kind in _BINARY_SIGNATURES:
+        if head.startswith(signature):
+            if kind is None:  # "BM" also starts words: a BMP has its file size next
+                if len(head) < 6 or int.from_bytes(head[2:6], "little") != len(data):
+                    continue
+                kind = "BMP image"
+            return kind
+    if head[4:8] == b"ftyp":
+        return "MP4 / ISO media"
+    controls = len(head) - len(head.translate(None, _BINARY_BYTES))
+    if controls * 10 > len(head):
+        return f"binary data ({controls} control bytes in the first {len(head)})"
+    return None
+
+
 def _looks_like_markup(data: bytes) -> bool:
     return data[:_SNIFF_BYTES].lstrip(b"\xef\xbb\xbf \t\r\n\f").startswith(b"<")
 
@@ -583,8 +1478,16 @@ def _decode_payload(
     if "chunked" in transfer:
         transfer.remove("chunked")
         data = _dechunk(data)
-    for coding in reversed(transfer + _codings(content_encoding)):
+    codings = transfer + _codings(content_encoding)
+    for coding in reversed(codings):
         data = _decode_coding(data, coding, cap)
+    if not codings and data.startswith(_GZIP_HEADER):  # gzip sent without a Content-Encoding
+        try:
+            unpacked = _inflate(data, 31, cap)
+        except zlib.error:
+            unpacked = b""
+        if _looks_like_markup(unpacked):
+            data = unpacked
     if len(data) > cap:
         raise _PayloadError("payload_too_large", f"decoded HTTP payload over {cap} bytes")
     return data
