@@ -1,0 +1,267 @@
+"""Per-stage cost of pristine's pure functions in a bare Python loop, and the end-to-end command to compare.
+
+    .venv/bin/python -m bench.pipeline_bench bare [--corpus bench/corpus] [--extractor trafilatura] [--files N]
+
+``bare`` runs every stage of the pipeline over the benchmark corpus (bench/make_corpus.py) in one process,
+one stage after the other, with the same functions the Beam DoFns call and nothing else:
+
+    read      transforms.warc.iter_records + pipeline.graph.response_row (every record of every file)
+    extract   warc.decode_html + transforms.extract.Extractor (time-limited child, as the pipeline runs it;
+              CPU of this process and of the child)
+    langid    transforms.langid.identify, batches of 256 (graph.SCORE_BATCH)
+    quality   transforms.quality.quality_signals per document
+    decide    transforms.decide.decide
+    write     transforms.sink.write_partition_file per partition
+    synthetic transforms.synthetic's shipped scorer, batches of 256 (when the module and model exist)
+    minhash   transforms.dedup.sketch_rows, batches of 256 (when transforms.dedup exists)
+
+and prints one JSON line: CPU seconds and documents per stage, peak RSS. ``synthetic`` and ``minhash`` are
+not in the default graph yet (colleagues are adding them): reported apart, not in the pipeline sum.
+
+`e2e_command` is the ``pristine run`` invocation bench/run_all.py measures against this sum.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import resource
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+CORPUS = Path(__file__).resolve().parent / "corpus"
+BATCH = 256
+PIPELINE_STAGES = ("read", "extract", "langid", "quality", "decide", "write")
+EXTRA_STAGES = ("synthetic", "minhash")
+
+
+def corpus_files(corpus: Path, files: int | None = None) -> list[str]:
+    paths = sorted(glob.glob(str(corpus / "*.warc.gz")))
+    if not paths:
+        raise SystemExit(f"no corpus in {corpus}: run `python -m bench.make_corpus` first")
+    return paths[:files] if files else paths
+
+
+def e2e_command(python: str, files: list[str], output: str, mode: str, extractor: str) -> list[str]:
+    """`pristine run` on the corpus; mode: multi_processing (2 workers), multi_threading (2), in_memory (1)."""
+    workers = "1" if mode == "in_memory" else "2"
+    return [
+        python,
+        "-m",
+        "pipeline.cli",
+        "run",
+        "--input",
+        *files,
+        "--output",
+        output,
+        "--extractor",
+        extractor,
+        "--direct_running_mode",
+        mode,
+        "--direct_num_workers",
+        workers,
+    ]
+
+
+class Clock:
+    """CPU seconds of this process (and, with children=True, of the children reaped meanwhile)."""
+
+    def __init__(self, children: bool = False):
+        self.children = children
+
+    def _now(self) -> float:
+        t = time.process_time()
+        if self.children:
+            ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t += ru.ru_utime + ru.ru_stime
+        return t
+
+    def __enter__(self):
+        self.start = self._now()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = self._now() - self.start
+
+
+def bare(corpus: Path, extractor: str, files: int | None, skip: set[str]) -> dict:
+    from pipeline.graph import response_row
+    from transforms import langid, quality, warc
+    from transforms.decide import decide, load_thresholds
+    from transforms.extract import Extractor
+    from transforms.schema import STATUS_FAILED
+    from transforms.sink import partition_of, write_partition_file
+
+    paths = corpus_files(corpus, files)
+    cpu: dict[str, float] = {}
+    docs: dict[str, int] = {}
+    notes: list[str] = []
+
+    # read: every record; HTML responses become (row, body, charset header), as ReadWarcFile yields them
+    items, n_records = [], 0
+    with Clock() as c:
+        for path in paths:
+            for rec in warc.iter_records(path):
+                n_records += 1
+                if rec.is_html:
+                    items.append((response_row(rec, None), rec.body, rec.charset_header))
+    cpu["read"], docs["read"] = c.seconds, len(items)
+
+    # extract: decode + extraction in the time-limited child (ExtractText.extract without Beam)
+    rows = []
+    ex = Extractor(extractor)
+    ex.extract("<html><body><p>warm-up</p></body></html>")  # child start-up is not document time
+    with Clock(children=True) as c:
+        for row, body, charset_header in items:
+            if body is None:
+                rows.append(row)
+                continue
+            html, charset = warc.decode_html(body, charset_header)
+            result = ex.extract(html, row["url"])
+            row.update(charset=charset, extractor=extractor)
+            if result.failure_reason:
+                row.update(status=STATUS_FAILED, failure_reason=result.failure_reason)
+            else:
+                row.update(text=result.text or "", title=result.title, published_date=result.published_date)
+            rows.append(row)
+        ex.close()  # reaps the child: its CPU time lands in RUSAGE_CHILDREN
+    cpu["extract"], docs["extract"] = c.seconds, len(items)
+    del items
+
+    todo = [r for r in rows if r.get("status") != STATUS_FAILED]
+    texts = [r["text"] for r in todo]
+    model = langid.load_model()
+    with Clock() as c:
+        langs = []
+        for i in range(0, len(texts), BATCH):
+            langs += langid.identify(model, texts[i : i + BATCH])
+    cpu["langid"], docs["langid"] = c.seconds, len(texts)
+    for row, (lang, score) in zip(todo, langs, strict=True):
+        row.update(lang=lang, lang_score=score)
+
+    with Clock() as c:
+        for row in todo:
+            row.update(quality.quality_signals(row["text"], row["lang"]))
+    cpu["quality"], docs["quality"] = c.seconds, len(todo)
+
+    thresholds = load_thresholds()
+    with Clock() as c:
+        rows = [decide(row, thresholds) for row in rows]
+    cpu["decide"], docs["decide"] = c.seconds, len(rows)
+
+    with tempfile.TemporaryDirectory(prefix="pristine-bench-write-") as out:
+        by_partition = defaultdict(list)
+        with Clock() as c:
+            for row in rows:
+                by_partition[partition_of(row)].append(row)
+            for partition, part_rows in by_partition.items():
+                write_partition_file(out, partition, 0, 1, part_rows)
+        cpu["write"], docs["write"] = c.seconds, len(rows)
+
+    if "synthetic" not in skip:
+        try:
+            from transforms.synthetic import shipped_scorer
+
+            scorer = shipped_scorer()
+        except Exception as exc:  # module or model not there yet
+            notes.append(f"synthetic skipped: {type(exc).__name__}: {str(exc)[:200]}")
+        else:
+            with Clock() as c:
+                for i in range(0, len(todo), BATCH):
+                    batch = todo[i : i + BATCH]
+                    scorer.columns_batch([r["text"] for r in batch], [r["lang"] for r in batch])
+            cpu["synthetic"], docs["synthetic"] = c.seconds, len(todo)
+
+    if "minhash" not in skip:
+        try:
+            from transforms.dedup import DedupConfig, has_text, sketch_rows
+        except Exception as exc:
+            notes.append(f"minhash skipped: {type(exc).__name__}: {str(exc)[:200]}")
+        else:
+            config = DedupConfig()
+            with_text = [r for r in rows if has_text(r)]
+            with Clock() as c:
+                for i in range(0, len(with_text), BATCH):
+                    sketch_rows(with_text[i : i + BATCH], config)
+            cpu["minhash"], docs["minhash"] = c.seconds, len(with_text)
+
+    statuses: dict[str, int] = defaultdict(int)
+    for row in rows:
+        statuses[row["status"]] += 1
+    return {
+        "extractor": extractor,
+        "files": len(paths),
+        "records": n_records,
+        "html_responses": len(rows),
+        "cpu_s": cpu,
+        "docs": docs,
+        "pipeline_cpu_s": sum(cpu[s] for s in PIPELINE_STAGES),
+        "status": dict(statuses),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "child_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        "notes": notes,
+    }
+
+
+def readers(corpus: Path, files: int | None) -> dict:
+    """CPU seconds to read every record and the HTML payloads: pristine's reader vs plain warcio vs FastWARC."""
+    from fastwarc.warc import ArchiveIterator as FastIterator
+    from fastwarc.warc import WarcRecordType
+    from warcio.archiveiterator import ArchiveIterator
+
+    from transforms import warc
+
+    paths = corpus_files(corpus, files)
+    out = {}
+    with Clock() as c:
+        n = sum(1 for path in paths for _ in warc.iter_records(path))
+    out["pristine"] = {"cpu_s": c.seconds, "records": n}
+    with Clock() as c:
+        n = 0
+        for path in paths:
+            with open(path, "rb") as f:
+                for rec in ArchiveIterator(f):
+                    n += 1
+                    if rec.rec_type == "response":
+                        rec.content_stream().read()
+    out["warcio"] = {"cpu_s": c.seconds, "records": n}
+    with Clock() as c:
+        n = 0
+        for path in paths:
+            with open(path, "rb") as f:
+                for rec in FastIterator(f, parse_http=True):
+                    n += 1
+                    if rec.record_type == WarcRecordType.response:
+                        rec.reader.read()
+    out["fastwarc"] = {"cpu_s": c.seconds, "records": n}
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("bare", help="per-stage CPU of the pure functions, one process")
+    b.add_argument("--corpus", type=Path, default=CORPUS)
+    b.add_argument("--extractor", default="trafilatura")
+    b.add_argument("--files", type=int, default=None, help="first N corpus files only")
+    b.add_argument("--skip", action="append", default=[], choices=EXTRA_STAGES)
+    r = sub.add_parser("readers", help="WARC reading: pristine's reader vs warcio vs FastWARC")
+    r.add_argument("--corpus", type=Path, default=CORPUS)
+    r.add_argument("--files", type=int, default=None)
+    args = parser.parse_args(argv)
+    if args.cmd == "readers":
+        print(json.dumps(readers(args.corpus, args.files)))
+        return 0
+    result = bare(args.corpus, args.extractor, args.files, set(args.skip))
+    for note in result["notes"]:
+        print(note, file=sys.stderr)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,402 @@
+"""`make bench`: pristine against the raw cost of its own steps and against datatrove, side by side.
+
+    .venv/bin/python -m bench.run_all [--rounds 3] [--files N] [--no-datatrove]
+
+1. The fixed corpus (bench/make_corpus.py; built when bench/corpus/manifest.json is missing, else reused).
+2. Bare loops (bench/pipeline_bench.py bare) with trafilatura and resiliparse: CPU per stage.
+3. WARC readers: pristine's vs warcio vs FastWARC.
+4. Extraction quality on the AEB (pipeline.evaluation.run_aeb) for both extractors.
+5. Interleaved end-to-end runs, ``--rounds`` rounds of A = ``pristine run`` (DirectRunner, multi_processing,
+   2 workers) and B = datatrove (2 tasks, 2 workers), A/B order alternating per round; one pristine
+   multi_processing run with resiliparse (and on request --in-memory, 1 worker; --multi-threading,
+   2 threads), spread over the rounds; a run that fails is recorded, not fatal. Every run is measured
+   from outside (bench/measure.py: CPU of the whole process tree, peak summed RSS); partial results go
+   to bench/results/latest.json.tmp as they come.
+6. bench/results/latest.json (every number) and latest.md (the tables, also printed).
+
+Numbers, never pass/fail. docs/s per core = HTML responses / CPU seconds of the run. The machine is
+shared: medians of the rounds and ratios of runs made side by side are the numbers to quote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.metadata
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench import pipeline_bench
+from bench.measure import run_measured
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+DT_VENV = ROOT / ".cache" / "datatrove-venv"
+DT_PYTHON = DT_VENV / "bin" / "python"
+PY = sys.executable
+VERSIONS = ("apache-beam", "trafilatura", "resiliparse", "fastwarc", "warcio", "fasttext-community", "numpy")
+VERSIONS += ("pyarrow", "datasketch", "lxml")
+
+
+def machine() -> dict:
+    cpu = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        mem_kb = int(f.readline().split()[1])
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gb": round(mem_kb / 2**20, 1),
+        "kernel": platform.release(),
+        "loadavg_at_start": os.getloadavg(),
+    }
+
+
+def versions() -> dict:
+    out = {"python": platform.python_version()}
+    for name in VERSIONS:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    if DT_PYTHON.exists():
+        code = (
+            "import importlib.metadata as m, json, platform; print(json.dumps({'python': platform.python_version(),"
+            " **{n: m.version(n) for n in ('datatrove', 'trafilatura', 'fasttext-numpy2-wheel', 'spacy', 'warcio')}}))"
+        )
+        res = subprocess.run([str(DT_PYTHON), "-c", code], capture_output=True, text=True)
+        if res.returncode == 0:
+            out["datatrove_venv"] = json.loads(res.stdout)
+    return out
+
+
+def last_json(text: str) -> dict:
+    for line in reversed(text.strip().splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    raise ValueError(f"no JSON line in output:\n{text[-2000:]}")
+
+
+def clean(m: dict) -> dict:
+    return {k: v for k, v in m.items() if k not in ("stdout", "stderr")}
+
+
+def run_pristine(files: list[str], mode: str, extractor: str, scratch: Path) -> dict:
+    out = scratch / f"pristine-{mode}-{extractor}"
+    shutil.rmtree(out, ignore_errors=True)
+    m = run_measured(pipeline_bench.e2e_command(PY, files, str(out), mode, extractor), cwd=str(ROOT))
+    if not (out / "stats.json").exists():  # exit code 1 alone means accounting_ok is false: still measured
+        raise RuntimeError(f"pristine run failed ({m['rc']}):\n{m['stderr'][-3000:]}")
+    stats = json.loads((out / "stats.json").read_text())
+    docs = stats["html_responses"]
+    if stats.get("accounting_ok"):
+        shutil.rmtree(out, ignore_errors=True)
+    else:  # kept for a look
+        kept = scratch.parent / f"{out.name}-accounting-failed"
+        shutil.rmtree(kept, ignore_errors=True)
+        shutil.move(out, kept)
+    return {
+        "kind": f"pristine {mode} {extractor}",
+        **clean(m),
+        "docs": docs,
+        "docs_per_cpu_s": docs / m["cpu_s"],
+        "docs_per_wall_s": docs / m["wall_s"],
+        "kept": stats.get("kept"),
+        "rejected": stats.get("rejected"),
+        "failed": stats.get("failed"),
+        "stage_seconds": stats.get("stage_seconds"),
+        "accounting_ok": stats.get("accounting_ok"),
+        "rc": m["rc"],
+    }
+
+
+def run_datatrove(corpus_dir: Path, scratch: Path, lid_model: str, files: list[str]) -> dict:
+    if len(files) != len(list(corpus_dir.glob("*.warc.gz"))):  # a subset: link it into its own folder
+        sub = scratch / "dt-corpus"
+        shutil.rmtree(sub, ignore_errors=True)
+        sub.mkdir()
+        for f in files:
+            os.symlink(f, sub / Path(f).name)
+        corpus_dir = sub
+    env = dict(os.environ, HF_HOME=str(DT_VENV / "hf"), HF_HUB_OFFLINE="1")
+    cmd = [str(DT_PYTHON), str(ROOT / "bench" / "datatrove_bench.py"), "--corpus", str(corpus_dir)]
+    cmd += ["--work", str(scratch / "datatrove"), "--lid-model", lid_model]
+    m = run_measured(cmd, env=env, cwd=str(scratch))
+    if m["rc"] != 0:
+        raise RuntimeError(f"datatrove failed ({m['rc']}):\n{m['stderr'][-3000:]}")
+    res = last_json(m["stdout"])
+    docs = res["documents"]
+    return {
+        "kind": "datatrove",
+        **clean(m),
+        "docs": docs,
+        "docs_per_cpu_s": docs / m["cpu_s"],
+        "docs_per_wall_s": docs / m["wall_s"],
+        "steps": res["steps"],
+    }
+
+
+def med(runs: list[dict], key: str) -> float:
+    return statistics.median(r[key] for r in runs)
+
+
+def summarise(results: dict) -> dict:
+    s: dict = {}
+    bare = results["bare"]["trafilatura"]
+    e2e = results["e2e"]
+    ok = [r for r in e2e if "error" not in r]
+    mp = [r for r in ok if r["kind"] == "pristine multi_processing trafilatura"]
+    dtr = [r for r in ok if r["kind"] == "datatrove"]
+    if mp:
+        s["pristine_mp_docs_per_cpu_s"] = med(mp, "docs_per_cpu_s")
+        s["pristine_mp_cpu_s"] = med(mp, "cpu_s")
+        s["beam_overhead"] = med(mp, "cpu_s") / bare["pipeline_cpu_s"] - 1
+    if mp and dtr:
+        s["datatrove_docs_per_cpu_s"] = med(dtr, "docs_per_cpu_s")
+        s["pristine_over_datatrove_per_core"] = med(mp, "docs_per_cpu_s") / med(dtr, "docs_per_cpu_s")
+        s["pristine_over_datatrove_wall"] = med(mp, "docs_per_wall_s") / med(dtr, "docs_per_wall_s")
+        pairs = [a["docs_per_cpu_s"] / b["docs_per_cpu_s"] for a, b in zip(mp, dtr, strict=False)]
+        s["paired_ratios_per_core"] = pairs
+    tr, rp = results["bare"]["trafilatura"], results["bare"].get("resiliparse")
+    if rp:
+        s["resiliparse_over_trafilatura_extract"] = tr["cpu_s"]["extract"] / rp["cpu_s"]["extract"]
+        s["resiliparse_over_trafilatura_pipeline_bare"] = tr["pipeline_cpu_s"] / rp["pipeline_cpu_s"]
+    return s
+
+
+def fmt(x, nd=1):
+    return "-" if x is None else f"{x:,.{nd}f}"
+
+
+def markdown(results: dict) -> str:
+    m, v, s = results["machine"], results["versions"], results["summary"]
+    lines = [
+        f"# pristine benchmarks ({results['date']})",
+        "",
+        f"Machine: {m['nproc']} cores ({m['cpu']}), {m['memory_gb']} GB, load average at start "
+        f"{', '.join(f'{x:.1f}' for x in m['loadavg_at_start'])} (shared machine: compare ratios, not absolutes).",
+        "Versions: " + ", ".join(f"{k} {val}" for k, val in v.items() if not isinstance(val, dict)),
+    ]
+    if "datatrove_venv" in v:
+        lines.append("datatrove venv: " + ", ".join(f"{k} {val}" for k, val in v["datatrove_venv"].items()))
+    c = results["corpus"]
+    lines += [
+        f"Corpus: {c['responses']} HTML responses ({c['by_kind']}) from {c['distinct_pages']} distinct pages, "
+        f"{len(c['files'])} per-record-gzip WARC files, {c['html_bytes'] / 1e6:.0f} MB of HTML.",
+        "",
+        "## Per stage, bare Python loop (one process, CPU seconds; docs/s per core)",
+        "",
+        "| stage | trafilatura run: CPU s | docs/s/core | resiliparse run: CPU s | docs/s/core |",
+        "|---|---|---|---|---|",
+    ]
+    tr, rp = results["bare"]["trafilatura"], results["bare"].get("resiliparse") or {"cpu_s": {}, "docs": {}}
+    for stage in (*pipeline_bench.PIPELINE_STAGES, *pipeline_bench.EXTRA_STAGES):
+        if stage not in tr["cpu_s"]:
+            continue
+        a, b = tr["cpu_s"][stage], rp["cpu_s"].get(stage)
+        lines.append(
+            f"| {stage}{' (not in graph yet)' if stage in pipeline_bench.EXTRA_STAGES else ''} | {a:.2f} | "
+            f"{fmt(tr['docs'][stage] / a if a else None, 0)} | {fmt(b, 2)} | "
+            f"{fmt(rp['docs'].get(stage, 0) / b if b else None, 0)} |"
+        )
+    lines.append(
+        f"| **pipeline stages (read..write)** | {tr['pipeline_cpu_s']:.1f} | "
+        f"{fmt(tr['html_responses'] / tr['pipeline_cpu_s'], 1)} | {fmt(rp.get('pipeline_cpu_s'), 1)} | "
+        f"{fmt(rp['html_responses'] / rp['pipeline_cpu_s'] if rp.get('pipeline_cpu_s') else None, 1)} |"
+    )
+    lines.append(
+        f"\nBare loop peak RSS: {tr['peak_rss_mb']:.0f} MB (+ extraction child {tr['child_peak_rss_mb']:.0f} MB)"
+        " — it holds the whole corpus in memory, unlike the pipeline."
+    )
+    rd = results.get("readers")
+    if rd:
+        lines += [
+            "",
+            "## WARC reading (all records, HTML payloads read)",
+            "",
+            "| reader | CPU s | records/s/core |",
+        ]
+        lines.append("|---|---|---|")
+        for name, r in rd.items():
+            lines.append(f"| {name} | {r['cpu_s']:.2f} | {r['records'] / r['cpu_s']:,.0f} |")
+    lines += [
+        "",
+        "## End to end, interleaved runs (same corpus; CPU = whole process tree)",
+        "",
+        "| run | round | wall s | CPU s | docs/s/core | docs/s wall | peak RSS tree MB | largest process MB |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results["e2e"]:
+        if "error" in r:
+            reason = r["error"].strip().splitlines()[-1][:120]
+            lines.append(f"| {r['kind']} (failed: {reason}) | {r['round']} |" + " - |" * 6)
+            continue
+        lines.append(
+            f"| {r['kind']}{'' if r.get('accounting_ok', True) else ' (accounting failed)'} | {r['round']} | {r['wall_s']:.0f} | {r['cpu_s']:.0f} | {r['docs_per_cpu_s']:.1f} | "
+            f"{r['docs_per_wall_s']:.1f} | {r['peak_rss_mb']:.0f} | {r['max_proc_rss_mb']:.0f} |"
+        )
+    lines += ["", "## Summary", ""]
+    if "beam_overhead" in s:
+        lines.append(
+            f"- Beam overhead (DirectRunner multi_processing, 2 workers): end-to-end CPU "
+            f"{s['pristine_mp_cpu_s']:.0f} s vs bare-loop {tr['pipeline_cpu_s']:.0f} s: "
+            f"**{s['beam_overhead']:+.0%}** (aim: under 15%)."
+        )
+    if "pristine_over_datatrove_per_core" in s:
+        lines.append(
+            f"- pristine vs datatrove, docs/s per core: {s['pristine_mp_docs_per_cpu_s']:.1f} vs "
+            f"{s['datatrove_docs_per_cpu_s']:.1f} = **{s['pristine_over_datatrove_per_core']:.2f}x** "
+            f"(paired per round: {', '.join(f'{x:.2f}' for x in s['paired_ratios_per_core'])}); wall clock "
+            f"{s['pristine_over_datatrove_wall']:.2f}x."
+        )
+    if "resiliparse_over_trafilatura_extract" in s:
+        lines.append(
+            f"- resiliparse vs trafilatura: extraction {s['resiliparse_over_trafilatura_extract']:.1f}x faster, "
+            f"bare pipeline {s['resiliparse_over_trafilatura_pipeline_bare']:.1f}x."
+        )
+    aeb = results.get("aeb")
+    if aeb:
+        lines += [
+            "",
+            "## Extraction quality (AEB, 181 pages)",
+            "",
+            "| extractor | F1 | precision | recall | pages/s |",
+        ]
+        lines.append("|---|---|---|---|---|")
+        for name, a in aeb.items():
+            lines.append(
+                f"| {name} | {a['f1']:.3f} | {a['precision']:.3f} | {a['recall']:.3f} | {a['pages_per_s']:.0f} |"
+            )
+    for note in results.get("notes", []):
+        lines.append(f"\nNote: {note}")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=pipeline_bench.CORPUS)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--files", type=int, default=None, help="first N corpus files only (quick runs)")
+    parser.add_argument("--no-datatrove", action="store_true")
+    parser.add_argument("--no-extras", action="store_true", help="skip the resiliparse end-to-end run")
+    parser.add_argument("--in-memory", action="store_true", help="also one in_memory run (1 core: slow)")
+    parser.add_argument(
+        "--multi-threading", action="store_true", help="also one multi_threading run (2 threads)"
+    )
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+
+    manifest = args.corpus / "manifest.json"
+    if not manifest.exists():
+        subprocess.run([PY, "-m", "bench.make_corpus", "--out", str(args.corpus)], check=True, cwd=ROOT)
+    files = pipeline_bench.corpus_files(args.corpus, args.files)
+    results: dict = {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(),
+        "versions": versions(),
+        "corpus": json.loads(manifest.read_text()),
+        "files_used": len(files),
+        "bare": {},
+        "e2e": [],
+        "notes": [],
+    }
+    if args.files:
+        results["notes"].append(f"quick run: first {args.files} corpus files only")
+    use_dt = not args.no_datatrove and DT_PYTHON.exists()
+    if not use_dt and not args.no_datatrove:
+        results["notes"].append("datatrove venv missing: run `make bench-datatrove-venv`")
+
+    def save_partial():  # a long run on a shared machine should not lose what it measured
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "latest.json.tmp").write_text(json.dumps(results, indent=2, default=str) + "\n")
+
+    def log(msg):
+        print(f"[bench {dt.datetime.now():%H:%M:%S}] {msg}", file=sys.stderr, flush=True)
+
+    for extractor in ("trafilatura", "resiliparse"):
+        log(f"bare loop, {extractor}")
+        cmd = [
+            PY,
+            "-m",
+            "bench.pipeline_bench",
+            "bare",
+            "--corpus",
+            str(args.corpus),
+            "--extractor",
+            extractor,
+        ]
+        cmd += ["--files", str(args.files)] if args.files else []
+        cmd += ["--skip", "synthetic", "--skip", "minhash"] if extractor == "resiliparse" else []
+        m = run_measured(cmd, cwd=str(ROOT))
+        if m["rc"] != 0:
+            raise RuntimeError(m["stderr"][-3000:])
+        results["bare"][extractor] = {**last_json(m["stdout"]), "measured": clean(m)}
+        results["notes"] += results["bare"][extractor]["notes"]
+    log("WARC readers")
+    cmd = [PY, "-m", "bench.pipeline_bench", "readers", "--corpus", str(args.corpus)]
+    results["readers"] = last_json(
+        subprocess.run(
+            cmd + (["--files", str(args.files)] if args.files else []),
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        ).stdout
+    )
+    log("AEB F1")
+    from pipeline.evaluation import run_aeb
+
+    results["aeb"] = {e: run_aeb(extractor=e, time_limit_s=5.0) for e in ("trafilatura", "resiliparse")}
+
+    from transforms.langid import lid176_path
+
+    extras = [] if args.no_extras else [("multi_processing", "resiliparse")]
+    extras += [("in_memory", "trafilatura")] if args.in_memory else []
+    # multi_threading failed twice on the full corpus (coder error "Unknown type tag" in a GroupByKey read)
+    extras += [("multi_threading", "trafilatura")] if args.multi_threading else []
+    with tempfile.TemporaryDirectory(prefix="pristine-bench-") as tmp:
+        scratch = Path(tmp)
+        for i in range(args.rounds):
+            order = ["pristine", "datatrove"] if i % 2 == 0 else ["datatrove", "pristine"]
+            for who in order:
+                if who == "pristine":
+                    log(f"round {i + 1}: pristine multi_processing")
+                    r = run_pristine(files, "multi_processing", "trafilatura", scratch)
+                elif use_dt:
+                    log(f"round {i + 1}: datatrove")
+                    r = run_datatrove(args.corpus, scratch, lid176_path(), files)
+                else:
+                    continue
+                results["e2e"].append({**r, "round": i + 1})
+                save_partial()
+            for mode, extractor in extras[i :: args.rounds]:
+                log(f"round {i + 1}: pristine {mode} {extractor}")
+                try:
+                    r = run_pristine(files, mode, extractor, scratch)
+                except RuntimeError as exc:  # recorded, not fatal: the other runs still count
+                    r = {"kind": f"pristine {mode} {extractor}", "error": str(exc)[-2000:]}
+                results["e2e"].append({**r, "round": i + 1})
+                save_partial()
+
+    results["summary"] = summarise(results)
+    md = markdown(results)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "latest.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    (args.out / "latest.md").write_text(md)
+    (args.out / "latest.json.tmp").unlink(missing_ok=True)
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
