@@ -188,6 +188,7 @@ class Decide(beam.DoFn):
         self.thresholds = load_thresholds(self.thresholds_path)
 
     def process(self, row, farms):
+        row = dict(row)  # the scored row also feeds the synthetic-share estimate: never mutate an input
         try:
             with stage_clock("decide"):
                 if row.get("status") != STATUS_FAILED:
