@@ -9,7 +9,6 @@ pristine train quality --positive FILE --negative FILE --output MODEL
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
@@ -18,7 +17,7 @@ import uuid
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline import options
-from pipeline.stats import read_stats, summary
+from pipeline.stats import read_stats, summary, write_stats_file
 from transforms import httpfs
 from transforms.sink import ROOT_OF_STATUS
 
@@ -161,12 +160,9 @@ def add_stage_seconds(run_dir: str, result) -> None:
         seconds[c.key.metric.name] = (
             seconds.get(c.key.metric.name, 0.0) + (c.committed or c.attempted or 0) / 1e6
         )
-    path = FileSystems.join(run_dir, "stats.json")
-    with FileSystems.open(path, compression_type="uncompressed") as f:
-        stats = json.loads(f.read())
+    stats = read_stats(run_dir)
     stats["stage_seconds"] = {k: round(v, 3) for k, v in sorted(seconds.items())}
-    with FileSystems.create(path) as f:
-        f.write(json.dumps(stats, indent=2, sort_keys=True).encode())
+    write_stats_file(stats, run_dir)
 
 
 def run_beam(build, opts, output: str) -> dict | None:

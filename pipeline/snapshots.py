@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.stats import STATS_FILE, build_stats
+from pipeline.stats import STATS_FILE, build_stats, write_stats_file
 
 SOURCES = {"s3": "s3://commoncrawl", "https": "https://data.commoncrawl.org"}
 CRAWL_ID = re.compile(r"^CC-MAIN-(\d{4})-(\d{2})$")
@@ -155,9 +155,7 @@ def merge_stats(output: str) -> dict:
         totals.pop(derived, None)
     stats = build_stats(totals, "warc")
     stats["batches"] = len(metas)
-    with FileSystems.create(FileSystems.join(output, STATS_FILE)) as f:
-        f.write(json.dumps(stats, indent=2, sort_keys=True).encode())
-    return stats
+    return write_stats_file(stats, output)
 
 
 class Progress:

@@ -87,7 +87,8 @@ def build_stats(counts: dict[str, int], input_format: str) -> dict:
     return stats
 
 
-def _write(stats: dict, output_dir: str) -> dict:
+def write_stats_file(stats: dict, output_dir: str) -> dict:
+    """Write output_dir/stats.json (the one place that formats it)."""
     with FileSystems.create(FileSystems.join(output_dir, STATS_FILE)) as f:
         f.write(json.dumps(stats, indent=2, sort_keys=True).encode())
     return stats
@@ -101,7 +102,7 @@ def with_synthetic(stats: dict, synthetic_by_crawl) -> dict:
 
 
 def write_stats(counts: dict[str, int], output_dir: str, input_format: str, synthetic_by_crawl=()) -> dict:
-    return _write(with_synthetic(build_stats(counts, input_format), synthetic_by_crawl), output_dir)
+    return write_stats_file(with_synthetic(build_stats(counts, input_format), synthetic_by_crawl), output_dir)
 
 
 # What a recurated run carries over from the run it re-decides: what was read is unchanged.
@@ -120,7 +121,7 @@ def write_recurated_stats(
             counts[key] = value
     stats = build_stats(counts, previous["input_format"])
     stats["recurated_from"] = run_dir
-    return _write(with_synthetic(stats, synthetic_by_crawl), output_dir)
+    return write_stats_file(with_synthetic(stats, synthetic_by_crawl), output_dir)
 
 
 def read_stats(output_dir: str) -> dict:
