@@ -217,10 +217,11 @@ DOMAIN_ESTIMATES_SCHEMA = pa.schema(
 
 
 class EstimateAndDecide(beam.PTransform):
-    """scored rows -> decided rows, plus the synthetic-share estimates per domain and per crawl.
+    """scored rows -> (decided rows, synthetic-share estimates per crawl, per cohort); per domain: a file.
 
-    The estimates come first because the content-farm rule needs them: every row of a (crawl, domain) whose
-    estimated synthetic share is confidently above [synthetic] domain_max_share gets synthetic_domain=True.
+    The per-domain estimates come first because the content-farm rule needs them: every row of a (crawl,
+    domain) whose estimated synthetic share is confidently above [synthetic] domain_max_share gets
+    synthetic_domain=True. The per-cohort estimate comes after decide, which assigns the cohort.
     """
 
     def __init__(self, thresholds_path: str | None, output_dir: str):
@@ -256,7 +257,10 @@ class EstimateAndDecide(beam.PTransform):
                 codec="zstd",
             )
         )
-        return decided, estimates["crawl"]
+        by_cohort = decided | "estimate synthetic share per cohort" >> synthetic.EstimateSyntheticShareBy(
+            "cohort"
+        )
+        return decided, estimates["crawl"], by_cohort
 
 
 def _clean(value):
@@ -341,7 +345,7 @@ def build(p, opts: PristineOptions, output_dir: str) -> None:
             dedup_against=opts.dedup_against,
         )
     )
-    decided, synthetic_by_crawl = scored | "estimate and decide" >> EstimateAndDecide(
+    decided, synthetic_by_crawl, synthetic_by_cohort = scored | "estimate and decide" >> EstimateAndDecide(
         opts.thresholds, output_dir
     )
     decided | "write parquet" >> WriteDocuments(output_dir, opts.rows_per_file)
@@ -355,6 +359,7 @@ def build(p, opts: PristineOptions, output_dir: str) -> None:
             output_dir=output_dir,
             input_format=opts.input_format,
             synthetic_by_crawl=beam.pvalue.AsList(synthetic_by_crawl),
+            synthetic_by_cohort=beam.pvalue.AsList(synthetic_by_cohort),
         )
     )
 
@@ -382,7 +387,9 @@ def build_recurate(p, run_dir: str, thresholds: str, output: str, rows_per_file:
         | "read rows" >> beam.io.ReadAllFromParquet(with_filename=True)
         | "restore partition columns" >> beam.MapTuple(restore_partition_columns)
     )
-    decided, synthetic_by_crawl = previous | "estimate and decide" >> EstimateAndDecide(thresholds, output)
+    decided, synthetic_by_crawl, synthetic_by_cohort = previous | "estimate and decide" >> EstimateAndDecide(
+        thresholds, output
+    )
     decided | "write parquet" >> WriteDocuments(output, rows_per_file)
     (
         decided
@@ -394,5 +401,6 @@ def build_recurate(p, run_dir: str, thresholds: str, output: str, rows_per_file:
             run_dir=run_dir,
             output_dir=output,
             synthetic_by_crawl=beam.pvalue.AsList(synthetic_by_crawl),
+            synthetic_by_cohort=beam.pvalue.AsList(synthetic_by_cohort),
         )
     )

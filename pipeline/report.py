@@ -4,8 +4,9 @@
 
 It shows the funnel (records read -> HTML -> extracted -> kept, rejects by reason, failures by kind), the
 language mix, score distributions (language, quality and synthetic scores where present, by cohort when a
-`cohort` column exists), the dedup cluster-size histogram, the domains with the highest estimated
-synthetic share (with their intervals) and the time per stage, each when the run has that data.
+`cohort` column exists), the estimated synthetic share per cohort and per crawl and the domains with the
+highest estimated share (with their 95% intervals), the dedup cluster-size histogram and the time per
+stage, each when the run has that data.
 """
 
 from __future__ import annotations
@@ -197,13 +198,24 @@ def build_report(run_dir: str | Path) -> str:
             )
         )
 
+    for section, title in (
+        ("synthetic_by_cohort", "Estimated synthetic share, by cohort (95% interval)"),
+        ("synthetic_by_crawl", "Estimated synthetic share, by crawl (95% interval)"),
+    ):
+        rows = [
+            (f"{key} (n={r['n_scored']:,})", r["share"], r["share_low"], r["share_high"])
+            for key, r in sorted(stats.get(section, {}).items())
+            if r.get("share") is not None
+        ]
+        sections.append(interval_chart(title, rows))
+
     by_domain = run_dir / SYNTHETIC_BY_DOMAIN
     if by_domain.exists():
         table = pq.read_table(by_domain).to_pylist()
         table.sort(key=lambda r: -(r.get("share") or 0))
         rows = [
             (
-                f"{r['domain']} (n={r.get('n', 0)})",
+                f"{r['domain']} (n={r['n_scored']:,})",
                 r["share"],
                 r.get("share_low", r["share"]),
                 r.get("share_high", r["share"]),

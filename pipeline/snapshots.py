@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.stats import STATS_FILE, build_stats, write_stats_file
+from pipeline.stats import STATS_FILE, SYNTHETIC_GROUPS, build_stats, merge_synthetic, write_stats_file
 
 SOURCES = {"s3": "s3://commoncrawl", "https": "https://data.commoncrawl.org"}
 CRAWL_ID = re.compile(r"^CC-MAIN-(\d{4})-(\d{2})$")
@@ -147,13 +147,18 @@ def merge_stats(output: str) -> dict:
     """DIR/stats.json as the sum of every committed batch's stats."""
     totals: dict[str, int] = {}
     metas = FileSystems.match([FileSystems.join(output, BATCH_STATS_DIR, "*.json")])[0].metadata_list
+    parts = []
     for meta in metas:
         with FileSystems.open(meta.path, compression_type="uncompressed") as f:
-            for key, n in flatten(json.loads(f.read())).items():
-                totals[key] = totals.get(key, 0) + n
+            part = json.loads(f.read())
+        parts.append(part)
+        counts = {k: v for k, v in part.items() if k not in SYNTHETIC_GROUPS}  # estimates: merged below
+        for key, n in flatten(counts).items():
+            totals[key] = totals.get(key, 0) + n
     for derived in ("records_read_total", "batches"):  # build_stats recomputes these
         totals.pop(derived, None)
     stats = build_stats(totals, "warc")
+    stats.update(merge_synthetic(parts))
     stats["batches"] = len(metas)
     return write_stats_file(stats, output)
 

@@ -94,15 +94,42 @@ def write_stats_file(stats: dict, output_dir: str) -> dict:
     return stats
 
 
-def with_synthetic(stats: dict, synthetic_by_crawl) -> dict:
-    """Add the per-crawl synthetic-share estimates (adjusted classify-and-count) to stats."""
+def with_synthetic(stats: dict, synthetic_by_crawl=(), synthetic_by_cohort=()) -> dict:
+    """Add the synthetic-share estimates (adjusted classify-and-count) per crawl and per cohort to stats."""
     if synthetic_by_crawl:
         stats["synthetic_by_crawl"] = {r["crawl"] or "unknown": r for r in synthetic_by_crawl}
+    if synthetic_by_cohort:
+        stats["synthetic_by_cohort"] = {r["cohort"]: r for r in synthetic_by_cohort}
     return stats
 
 
-def write_stats(counts: dict[str, int], output_dir: str, input_format: str, synthetic_by_crawl=()) -> dict:
-    return write_stats_file(with_synthetic(build_stats(counts, input_format), synthetic_by_crawl), output_dir)
+SYNTHETIC_GROUPS = {"synthetic_by_crawl": "crawl", "synthetic_by_cohort": "cohort"}
+
+
+def merge_synthetic(parts: list[dict]) -> dict:
+    """The synthetic estimates of several stats.json of disjoint rows (backfill batches) -> one per group,
+    recomputed from the summed counts (``synthetic.merge_group_records``)."""
+    from transforms.synthetic import merge_group_records
+
+    merged: dict = {}
+    for section, column in SYNTHETIC_GROUPS.items():
+        groups: dict[str, list[dict]] = {}
+        for part in parts:
+            for key, record in part.get(section, {}).items():
+                groups.setdefault(key, []).append(record)
+        if groups:
+            merged[section] = {
+                key: {column: records[0][column], **merge_group_records(records)}
+                for key, records in sorted(groups.items())
+            }
+    return merged
+
+
+def write_stats(
+    counts: dict[str, int], output_dir: str, input_format: str, synthetic_by_crawl=(), synthetic_by_cohort=()
+) -> dict:
+    stats = with_synthetic(build_stats(counts, input_format), synthetic_by_crawl, synthetic_by_cohort)
+    return write_stats_file(stats, output_dir)
 
 
 # What a recurated run carries over from the run it re-decides: what was read is unchanged.
@@ -110,7 +137,7 @@ READ_KEYS = ("input_format", "files_read", "records_read", "unreadable", "html_r
 
 
 def write_recurated_stats(
-    counts: dict[str, int], run_dir: str, output_dir: str, synthetic_by_crawl=()
+    counts: dict[str, int], run_dir: str, output_dir: str, synthetic_by_crawl=(), synthetic_by_cohort=()
 ) -> dict:
     previous = read_stats(run_dir)
     for key in READ_KEYS:
@@ -121,7 +148,7 @@ def write_recurated_stats(
             counts[key] = value
     stats = build_stats(counts, previous["input_format"])
     stats["recurated_from"] = run_dir
-    return write_stats_file(with_synthetic(stats, synthetic_by_crawl), output_dir)
+    return write_stats_file(with_synthetic(stats, synthetic_by_crawl, synthetic_by_cohort), output_dir)
 
 
 def read_stats(output_dir: str) -> dict:

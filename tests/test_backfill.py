@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 
 import pyarrow.parquet as pq
 import pytest
@@ -96,6 +97,17 @@ def test_killed_backfill_resumes_to_the_same_output(mirror, tmp_path):
     assert len(manifest_lines(whole)) == 6
     crawls = {p.name for p in (whole / "rejected").iterdir()}
     assert crawls == {"crawl=CC-MAIN-2020-34", "crawl=CC-MAIN-2024-22"}
+    # the synthetic estimates of the batches are merged from their counts, per crawl and per cohort
+    rows = [r for root in ("curated", "rejected") for r in pq.read_table(whole / root).to_pylist()]
+    for section, column in (("synthetic_by_crawl", "crawl"), ("synthetic_by_cohort", "cohort")):
+        expected = Counter(r[column] or "unknown" for r in rows)
+        assert {k: v["n_docs"] for k, v in stats[section].items()} == expected
+        scored = Counter(r[column] or "unknown" for r in rows if r["synthetic_score"] is not None)
+        assert {k: v["n_scored"] for k, v in stats[section].items() if v["n_scored"]} == scored
+        assert all(
+            v["share_low"] <= v["share"] <= v["share_high"] for v in stats[section].values() if v["n_scored"]
+        )
+    assert set(stats["synthetic_by_cohort"]) >= {"pre_llm", "post_llm"}
 
     # the same backfill in a process that is killed after its second batch is committed
     killed = tmp_path / "killed"

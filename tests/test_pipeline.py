@@ -70,6 +70,23 @@ def test_every_html_response_is_accounted_for(all_samples_run):
             assert r["reject_reason"] is None and r["failed_rules"] == [] and r["text"]
 
 
+def test_synthetic_share_per_cohort_counts_the_rows_written(all_samples_run):
+    out, _, _ = all_samples_run
+    by_cohort = read_stats(str(out))["synthetic_by_cohort"]
+    rows = [r for r in read_all(out).values() if r["_root"] != "failed"]
+    assert {"pre_llm", "post_llm"} <= set(by_cohort)
+    for cohort, est in by_cohort.items():
+        members = [r for r in rows if (r["cohort"] or "unknown") == cohort]
+        scores = [r["synthetic_score"] for r in members if r["synthetic_score"] is not None]
+        assert est["cohort"] == cohort and est["n_docs"] == len(members) and est["n_scored"] == len(scores)
+        assert est["n_flagged"] == sum(s >= est["threshold"] for s in scores)
+        if scores:
+            assert 0 <= est["share_low"] <= est["share"] <= est["share_high"] <= 1
+        else:  # nothing in English: no estimate
+            assert est["share"] is None
+    assert sum(e["n_docs"] for e in by_cohort.values()) == len(rows)
+
+
 def test_parquet_schema_and_partitions(all_samples_run):
     out, _, _ = all_samples_run
     stats = read_stats(str(out))

@@ -394,3 +394,14 @@ def test_evaluate_cli(tmp_path, l2r_rows, capsys):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "x", "label": "robot"}\n')
     assert evaluate_synthetic.main(["--input", str(bad)]) == 2
+
+
+def test_group_estimates_merge_from_their_counts():
+    a = syn.group_record({"n_docs": 120, "n_scored": 100, "n_flagged": 40}, 0.5, 0.8, 0.2, 1000, 1000)
+    b = syn.group_record({"n_docs": 30, "n_scored": 20, "n_flagged": 2}, 0.5, 0.8, 0.2, 1000, 1000)
+    merged = syn.merge_group_records([a, b])
+    whole = syn.group_record({"n_docs": 150, "n_scored": 120, "n_flagged": 42}, 0.5, 0.8, 0.2, 1000, 1000)
+    assert merged == whole
+    assert merged["share_low"] < merged["share"] < merged["share_high"]
+    with pytest.raises(ValueError, match="different thresholds or rates"):
+        syn.merge_group_records([a, {**b, "tpr": 0.7}])

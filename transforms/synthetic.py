@@ -1039,7 +1039,32 @@ CRAWL_ESTIMATE_FIELDS = (
     "threshold",
     "tpr",
     "fpr",
+    "n_pos",
+    "n_neg",
 )
+
+
+def group_record(counts: dict, threshold: float, tpr: float, fpr: float, n_pos=None, n_neg=None) -> dict:
+    """counts of any group of rows (a cohort, a crawl summed over batches) -> its estimate, with the rates
+    used, so that records of the same group can be summed and re-estimated later (``merge_group_records``)."""
+    rec = share_record(counts, tpr, fpr, n_pos, n_neg)
+    return {**rec, "threshold": threshold, "tpr": tpr, "fpr": fpr, "n_pos": n_pos, "n_neg": n_neg}
+
+
+def merge_group_records(records: Iterable[dict]) -> dict:
+    """Estimates of disjoint parts of one group (e.g. backfill batches) -> the group's estimate.
+
+    Counts add up; the share and its interval are recomputed from the sums (not averaged). The parts must
+    have been estimated with the same threshold and rates."""
+    records = list(records)
+    rates = {tuple(r.get(k) for k in ("threshold", "tpr", "fpr", "n_pos", "n_neg")) for r in records}
+    if len(rates) != 1:
+        raise ValueError(
+            f"estimates made with different thresholds or rates cannot be merged: {sorted(rates)}"
+        )
+    threshold, tpr, fpr, n_pos, n_neg = rates.pop()
+    counts = {k: sum(r[k] for r in records) for k in ("n_docs", "n_scored", "n_flagged")}
+    return group_record(counts, threshold, tpr, fpr, n_pos, n_neg)
 
 
 def _row_counts(row: dict, threshold: float) -> tuple[int, int, int]:
@@ -1115,14 +1140,9 @@ def _make_estimate_transform():
             label: str | None = None,
         ):
             super().__init__(label)
-            self.threshold = FLAG_THRESHOLD if threshold is None else threshold
-            self.tpr = TPR if tpr is None else tpr
-            self.fpr = FPR if fpr is None else fpr
-            if self.tpr is None or self.fpr is None:
-                raise ValueError("no TPR / FPR: train the synthetic model (make models) or pass them")
-            if tpr is None and fpr is None:
-                n_pos, n_neg = (TPR_N if n_pos is None else n_pos), (FPR_N if n_neg is None else n_neg)
-            self.n_pos, self.n_neg = n_pos, n_neg
+            self.threshold, self.tpr, self.fpr, self.n_pos, self.n_neg = _operating_point(
+                threshold, tpr, fpr, n_pos, n_neg
+            )
             self.skip = frozenset(skip_statuses)
 
         def expand(self, rows):
@@ -1163,6 +1183,8 @@ def _make_estimate_transform():
                     "threshold": threshold,
                     "tpr": tpr,
                     "fpr": fpr,
+                    "n_pos": n_pos,
+                    "n_neg": n_neg,
                 }
 
             by_domain = domain_counts | "estimate per domain" >> beam.Map(
@@ -1171,13 +1193,57 @@ def _make_estimate_transform():
             by_crawl = crawl_priors | "estimate per crawl" >> beam.Map(estimate_crawl)
             return {"domain": by_domain, "crawl": by_crawl}
 
-    return EstimateSyntheticShare
+    class EstimateSyntheticShareBy(beam.PTransform):
+        """rows -> one estimate per value of ``column`` (e.g. cohort), as ``group_record`` dicts with the
+        value under ``column`` (None -> "unknown"). No shrinkage: groups are large. Failed rows are left out;
+        the rates and threshold are those of EstimateSyntheticShare."""
+
+        def __init__(
+            self, column: str, threshold=None, tpr=None, fpr=None, n_pos=None, n_neg=None, label=None
+        ):
+            super().__init__(label)
+            self.column = column
+            self.point = _operating_point(threshold, tpr, fpr, n_pos, n_neg)
+
+        def expand(self, rows):
+            column, point = self.column, self.point
+            threshold = point[0]
+            return (
+                rows
+                | "skip failed" >> beam.Filter(lambda r: r.get("status") != "failed")
+                | f"key by {column}"
+                >> beam.Map(lambda r: (r.get(column) or "unknown", _row_counts(r, threshold)))
+                | f"count per {column}"
+                >> beam.CombinePerKey(lambda cs: tuple(sum(c) for c in zip(*cs, strict=True)) or (0, 0, 0))
+                | f"estimate per {column}"
+                >> beam.MapTuple(
+                    lambda value, c: {
+                        column: value,
+                        **group_record({"n_docs": c[0], "n_scored": c[1], "n_flagged": c[2]}, *point),
+                    }
+                )
+            )
+
+    return {
+        "EstimateSyntheticShare": EstimateSyntheticShare,
+        "EstimateSyntheticShareBy": EstimateSyntheticShareBy,
+    }
+
+
+def _operating_point(threshold, tpr, fpr, n_pos, n_neg) -> tuple:
+    """(threshold, tpr, fpr, n_pos, n_neg) with the shipped model's values for what is not given."""
+    threshold = FLAG_THRESHOLD if threshold is None else threshold
+    if tpr is None and fpr is None:
+        n_pos, n_neg = (TPR_N if n_pos is None else n_pos), (FPR_N if n_neg is None else n_neg)
+    tpr, fpr = (TPR if tpr is None else tpr), (FPR if fpr is None else fpr)
+    if tpr is None or fpr is None:
+        raise ValueError("no TPR / FPR: train the synthetic model (make models) or pass them")
+    return threshold, tpr, fpr, n_pos, n_neg
 
 
 def __getattr__(name: str):
     # PEP 562: `from transforms.synthetic import EstimateSyntheticShare` imports Beam only then.
-    if name == "EstimateSyntheticShare":
-        cls = _make_estimate_transform()
-        globals()[name] = cls
-        return cls
+    if name in ("EstimateSyntheticShare", "EstimateSyntheticShareBy"):
+        globals().update(_make_estimate_transform())
+        return globals()[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
