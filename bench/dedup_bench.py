@@ -3,8 +3,8 @@
     python -m bench.dedup_bench --n 100000               # generate, run, evaluate, print a report
     python -m bench.dedup_bench --n 1000000 --no-eval    # the scale run (`make bench-dedup`)
 
-Options: --threshold, --verify-threshold, --no-verify (the DedupConfig knobs), --workers 2 (FnApiRunner
-multi_processing), --keep (reuse the corpus in --workdir), --seed.
+Options: --threshold, --verify exact|estimate|none, --verify-threshold (the DedupConfig knobs), --workers 2
+(FnApiRunner multi_processing), --keep (reuse the corpus in --workdir), --seed.
 
 The corpus (deterministic for a --seed) is built from real sentences: the ~130k distinct sentences of the
 shared L2R passages (``shared/data/synthetic-text-l2r``), 8-20 per document (~250 words), written as Parquet
@@ -62,6 +62,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from transforms import dedup
 from transforms.dedup import DedupConfig, Deduplicate, normalize_text
 from transforms.schema import new_row
 
@@ -269,9 +270,13 @@ RESULT_SCHEMA = pa.schema(
 )
 
 
-def run_dedup(corpus_dir: Path, out_dir: Path, config: DedupConfig, workers: int) -> dict:
+def run_dedup(
+    corpus_dir: Path, out_dir: Path, config: DedupConfig, workers: int, prism: str | None = None
+) -> dict:
     options = {"runner": "FnApiRunner"}
-    if workers > 1:
+    if prism:
+        options = {"runner": "PrismRunner", "prism_location": prism}
+    elif workers > 1:
         options.update(direct_num_workers=workers, direct_running_mode="multi_processing")
     start, cpu_start = time.perf_counter(), cpu_seconds()
     pipeline = beam.Pipeline(options=PipelineOptions(flags=[], **options))
@@ -488,19 +493,22 @@ def main(argv=None) -> int:
     parser.add_argument("--n", type=int, default=100_000, help="documents to generate")
     parser.add_argument("--seed", type=int, default=0, help="corpus seed")
     parser.add_argument("--threshold", type=float, default=DedupConfig.threshold)
-    parser.add_argument("--no-verify", action="store_true", help="LSH candidates become edges unverified")
+    parser.add_argument(
+        "--verify", choices=dedup.VERIFY_MODES, default=DedupConfig.verify, help="how candidates become edges"
+    )
     parser.add_argument("--verify-threshold", type=float, default=None, help="default: --threshold")
     parser.add_argument(
         "--workers", type=int, default=1, help="FnApiRunner worker processes (2 = multi_processing)"
+    )
+    parser.add_argument(
+        "--prism", metavar="BINARY", help="run on Beam's Prism runner (its binary: `make prism`) instead"
     )
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/pristine-dedup-bench"))
     parser.add_argument("--no-eval", action="store_true", help="skip the evaluation against exact Jaccard")
     parser.add_argument("--keep", action="store_true", help="reuse a corpus already generated in --workdir")
     args = parser.parse_args(argv)
 
-    config = DedupConfig(
-        threshold=args.threshold, verify=not args.no_verify, verify_threshold=args.verify_threshold
-    )
+    config = DedupConfig(threshold=args.threshold, verify=args.verify, verify_threshold=args.verify_threshold)
     work = args.workdir / f"n{args.n}-seed{args.seed}"
     corpus_dir, truth_path = work / "corpus", work / "truth.parquet"
     if not (args.keep and truth_path.exists()):
@@ -508,16 +516,14 @@ def main(argv=None) -> int:
         start = time.perf_counter()
         corpus_dir, truth_path = generate(args.n, args.seed, work)
         print(f"generated {args.n:,} documents in {time.perf_counter() - start:.0f} s -> {work}", flush=True)
-    out_dir = (
-        work / f"result-t{config.threshold}-v{int(config.verify)}-{config.min_similarity}-w{args.workers}"
-    )
+    out_dir = work / f"result-t{config.threshold}-{config.verify}-{config.min_similarity}-w{args.workers}"
     shutil.rmtree(out_dir, ignore_errors=True)
     bands, rows = config.band_params
     print(
         f"dedup: threshold {config.threshold}, {bands} bands x {rows} rows, verify={config.verify}, workers={args.workers}",
         flush=True,
     )
-    run = run_dedup(corpus_dir, out_dir, config, args.workers)
+    run = run_dedup(corpus_dir, out_dir, config, args.workers, args.prism)
     report = {
         "n": args.n,
         "threshold": config.threshold,
