@@ -137,12 +137,36 @@ def run_staged(build, opts, output: str) -> str | None:
         if builds_only(opts):
             return None
         result.wait_until_finish()
+        check_dedup_verdicts(result)
         add_stage_seconds(staging, result)
     except BaseException:
         if FileSystems.exists(staging):
             FileSystems.delete([staging])
         raise
     return staging
+
+
+def check_dedup_verdicts(result) -> None:
+    """Every dedup verdict emitted must reach its row (dedup/verdicts_emitted = dedup/verdicts_joined): a
+    runner that lost elements fails the run here, before anything is committed. Skipped where the runner
+    reports no committed counters."""
+    from apache_beam.metrics.metric import MetricsFilter
+
+    try:
+        counters = result.metrics().query(MetricsFilter().with_namespace("dedup"))["counters"]
+    except Exception:
+        return
+    totals: dict[str, int] = {}
+    for c in counters:
+        if c.committed is None:
+            return
+        totals[c.key.metric.name] = totals.get(c.key.metric.name, 0) + c.committed
+    emitted, joined = totals.get("verdicts_emitted", 0), totals.get("verdicts_joined", 0)
+    if emitted != joined:
+        raise RuntimeError(
+            f"dedup: {emitted:,} verdicts emitted but {joined:,} joined to their rows: the runner lost "
+            "elements; the output of this run is not committed"
+        )
 
 
 def add_stage_seconds(run_dir: str, result) -> None:

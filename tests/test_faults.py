@@ -77,6 +77,29 @@ def test_a_failed_run_leaves_the_previous_run_untouched(tmp_path, monkeypatch):
     assert not list(out.glob("_incomplete-*"))
 
 
+def _emit_a_verdict_nobody_joins(element):
+    from apache_beam.metrics import Metrics
+
+    Metrics.counter("dedup", "verdicts_emitted").inc()
+    return element
+
+
+def test_dedup_verdicts_lost_by_the_runner_fail_the_run(tmp_path, monkeypatch):
+    """verdicts_emitted != verdicts_joined (as when a runner drops elements): the run fails, nothing lands."""
+    sample = str(WARC_SAMPLES / "commoncrawl" / "whirlwind.warc.gz")
+    out = tmp_path / "out"
+    real_build = graph.build
+
+    def leaky_build(p, opts, staging):
+        real_build(p, opts, staging)
+        _ = p | "one verdict" >> beam.Create([1]) | "lost" >> beam.Map(_emit_a_verdict_nobody_joins)
+
+    monkeypatch.setattr(graph, "build", leaky_build)
+    with pytest.raises(RuntimeError, match=r"verdicts emitted but .* joined .* lost elements"):
+        cli.main(["run", "--input", sample, "--output", str(out)])
+    assert not out.exists() or not any(out.iterdir())
+
+
 def test_output_appears_only_when_complete(tmp_path):
     sample = str(WARC_SAMPLES / "commoncrawl" / "warcfile.warc.gz")
     out = tmp_path / "out"

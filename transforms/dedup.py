@@ -67,7 +67,8 @@ re-running dedup. This module never sets ``status`` or ``reject_reason``.
 
 Within a cluster every member but the survivor is ``exact_duplicate`` (its normalised text equals the
 survivor's) or ``near_duplicate`` (it differs). Accounting: ``dedup/verdicts_emitted`` must equal
-``dedup/verdicts_joined`` (a runner that loses elements shows up there).
+``dedup/verdicts_joined``; ``pristine run`` fails, committing nothing, when they differ (a runner that
+lost elements).
 """
 
 from __future__ import annotations
