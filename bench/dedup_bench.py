@@ -300,6 +300,11 @@ def run_dedup(
     return {"seconds": seconds, "cpu_seconds": cpu, "counters": counters}
 
 
+def read_results(out_dir: Path) -> pa.Table:
+    """A run's verdicts, sorted by id."""
+    return pq.read_table(sorted(out_dir.glob("result*.parquet")), schema=RESULT_SCHEMA).sort_by("id")
+
+
 def cpu_seconds() -> float:
     """User + system CPU time of this process and its finished children (the machine may be shared)."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -540,6 +545,11 @@ def main(argv=None) -> int:
         "counters": run["counters"],
     }
     print(json.dumps(report, indent=1), flush=True)
+    # determinism: the same settings with another worker count or runner must give identical verdicts
+    this = read_results(out_dir)
+    for other in sorted(work.glob(f"{out_dir.name.rsplit('-w', 1)[0]}-w*")):
+        if other != out_dir and any(other.glob("result*.parquet")):
+            print(f"verdicts identical to {other.name}: {read_results(other).equals(this)}", flush=True)
     if not args.no_eval:
         start = time.perf_counter()
         metrics = evaluate(corpus_dir, truth_path, out_dir, config.threshold)

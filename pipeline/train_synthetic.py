@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import gzip
 import hashlib
 import json
 import os
@@ -40,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.corpus import read_records
 from transforms import synthetic as syn
 
 REPO = Path(__file__).resolve().parents[1]
@@ -71,17 +71,13 @@ class Settings:
 
 
 def load_labelled(path: str | Path) -> list[dict]:
-    """JSON lines (optionally .gz) with `text` and `label` in {human, synthetic}; other fields kept."""
-    opener = gzip.open if str(path).endswith(".gz") else open
+    """Records (JSON lines, optionally .gz, or Parquet) with `text` and `label` in {human, synthetic}; other
+    fields kept."""
     rows = []
-    with opener(path, "rt", encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            row = json.loads(line)
-            if row.get("label") not in ("human", "synthetic") or not isinstance(row.get("text"), str):
-                raise ValueError(f"{path}:{n}: needs a text and a label in {{human, synthetic}}")
-            rows.append(row)
+    for n, row in enumerate(read_records(path), 1):
+        if row.get("label") not in ("human", "synthetic") or not isinstance(row.get("text"), str):
+            raise ValueError(f"{path}: record {n} needs a text and a label in {{human, synthetic}}")
+        rows.append(row)
     return rows
 
 
