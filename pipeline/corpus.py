@@ -22,6 +22,22 @@ def corpus_format(path: str | Path) -> str:
     raise ValueError(f"{path}: unknown corpus format (expected .jsonl, .jsonl.gz or .parquet)")
 
 
+def repair_utf8(value):
+    """Strings (also inside lists and dicts) with lone UTF-16 surrogates, which JSON allows ("\\ud800") but
+    no UTF-8 coder or Parquet file accepts, with each one replaced by U+FFFD; other values unchanged."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, list):
+        return [repair_utf8(v) for v in value]
+    if isinstance(value, dict):
+        return {repair_utf8(k): repair_utf8(v) for k, v in value.items()}
+    return value
+
+
 def read_records(path: str | Path) -> Iterator[dict]:
     """Records of a corpus file; a line that is not a JSON object raises ValueError naming file and line."""
     if corpus_format(path) == "parquet":
@@ -70,7 +86,7 @@ class RecordWriter:
             self._file = opener(self.path, "wt", encoding="utf-8")
 
     def write(self, records: Iterable[dict]) -> None:
-        records = list(records)
+        records = [repair_utf8(r) for r in records]
         if not records:
             return
         if self._file is not None:

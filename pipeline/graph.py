@@ -20,6 +20,7 @@ from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
+from pipeline.corpus import repair_utf8
 from pipeline.options import PristineOptions
 from pipeline.stats import MergeCounts, row_counts, write_recurated_stats, write_stats
 from transforms import httpfs, signals, synthetic, warc
@@ -265,9 +266,7 @@ class EstimateAndDecide(beam.PTransform):
 
 def _clean(value):
     """JSON may carry lone UTF-16 surrogates ("\\ud800"), which no UTF-8 coder or Parquet file accepts."""
-    if isinstance(value, str):
-        return value.encode("utf-8", "replace").decode("utf-8")
-    return value
+    return repair_utf8(value) if isinstance(value, str) else value
 
 
 def text_document_row(record: dict, source: str, crawl: str | None) -> dict:

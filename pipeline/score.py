@@ -1,6 +1,7 @@
 """`pristine score`: signal columns for a corpus you already have, without filtering or deduplicating.
 
-Every input record comes out, in order, with every input field unchanged and the signal columns added
+Every input record comes out, in order, with every input field unchanged (but for lone UTF-16 surrogates,
+which become U+FFFD) and the signal columns added
 (language, heuristic quality, model quality, synthetic likelihood). A field whose name is a signal column is replaced by the
 fresh signal (so re-scoring pristine's own output works), and a warning names it.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from pipeline.corpus import RecordWriter, read_records
+from pipeline.corpus import RecordWriter, read_records, repair_utf8
 from transforms.quality import QUALITY_COLUMNS
 from transforms.schema import SCHEMA
 from transforms.signals import Scorers, score_rows
@@ -42,7 +43,7 @@ def score_file(input_path: str, output_path: str, quality_model: str | None = No
             )
             batch.clear()
 
-        for record in read_records(input_path):
+        for record in map(repair_utf8, read_records(input_path)):
             if not warned and (clash := sorted(set(record) & set(columns))):
                 print(
                     f"pristine score: warning: input fields {clash} are replaced by fresh signals",

@@ -135,6 +135,16 @@ def test_score_keeps_every_record_and_field(tmp_path, shared_data):
     assert pq.read_schema(tmp_path / "out.parquet").field("lang_score").type == "float"
 
 
+def test_score_repairs_lone_surrogates_in_any_field(tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"id": "s", "text": "broken \ud800 text " * 20, "tags": ["\udc80 x"]}) + "\n")
+    for out in (tmp_path / "out.jsonl", tmp_path / "out.parquet"):
+        assert cli.main(["score", "--input", str(src), "--output", str(out)]) == 0
+        [got] = list(read_records(out))
+        assert got["text"].startswith("broken \ufffd text") and got["tags"] == ["\ufffd x"]
+        assert got["gopher_n_words"] == 40  # "broken", "text": U+FFFD is no word
+
+
 def serp_texts():
     texts = []
     for path in sorted((WARC_SAMPLES / "serp-archive-query-log").rglob("*.warc.gz")):
