@@ -78,7 +78,7 @@ def test_report_renders_in_headless_chromium(run_dir):
 def color_counts(image):
     from collections import Counter
 
-    return Counter(image.getdata())
+    return Counter(zip(*(band.tobytes() for band in image.split()), strict=True))
 
 
 def test_chart_helpers_handle_empty_and_odd_values():
