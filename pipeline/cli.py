@@ -138,12 +138,26 @@ def run_staged(build, opts, output: str) -> str | None:
             return None
         result.wait_until_finish()
         check_dedup_verdicts(result)
+        check_accounting(staging)
         add_stage_seconds(staging, result)
     except BaseException:
         if FileSystems.exists(staging):
             FileSystems.delete([staging])
         raise
     return staging
+
+
+def check_accounting(run_dir: str) -> None:
+    """Every document read must be written once (stats.json accounting_ok): a runner that lost or duplicated
+    rows fails the run here, before anything is committed."""
+    stats = read_stats(run_dir)
+    if not stats["accounting_ok"]:
+        read = stats.get("html_responses", stats["documents_read"])
+        written = stats["kept"] + stats["rejected"] + stats["failed"]
+        raise RuntimeError(
+            f"accounting broken: {read:,} documents read but {written:,} written (kept + rejected + failed); "
+            "the runner lost or repeated rows; the output of this run is not committed"
+        )
 
 
 def check_dedup_verdicts(result) -> None:

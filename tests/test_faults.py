@@ -100,6 +100,31 @@ def test_dedup_verdicts_lost_by_the_runner_fail_the_run(tmp_path, monkeypatch):
     assert not out.exists() or not any(out.iterdir())
 
 
+class DecideThatLosesARow(graph.Decide):
+    """Decide, but the first row of whirlwind.warc.gz (by id) vanishes, as when a runner loses an element."""
+
+    def process(self, row, farms):
+        if row["id"] != LOST_ID:
+            yield from super().process(row, farms)
+
+
+LOST_ID = None
+
+
+def test_a_run_that_loses_a_row_fails_and_commits_nothing(tmp_path, monkeypatch):
+    global LOST_ID
+    sample = str(WARC_SAMPLES / "commoncrawl" / "whirlwind.warc.gz")
+    out = tmp_path / "out"
+    assert cli.main(["run", "--input", sample, "--output", str(out)]) == 0
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    LOST_ID = min(pq.read_table(out / "rejected", columns=["id"])["id"].to_pylist())
+    monkeypatch.setattr(graph, "Decide", DecideThatLosesARow)
+    with pytest.raises(RuntimeError, match=r"accounting broken: 1 documents read but 0 written"):
+        cli.main(["run", "--input", sample, "--output", str(out), "--overwrite"])
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert not list(out.glob("_incomplete-*"))
+
+
 def test_output_appears_only_when_complete(tmp_path):
     sample = str(WARC_SAMPLES / "commoncrawl" / "warcfile.warc.gz")
     out = tmp_path / "out"
