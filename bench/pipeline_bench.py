@@ -47,7 +47,7 @@ def corpus_files(corpus: Path, files: int | None = None) -> list[str]:
 
 
 def e2e_command(python: str, files: list[str], output: str, mode: str, extractor: str) -> list[str]:
-    """`pristine run` on the corpus; mode: multi_processing (2 workers), multi_threading (2), in_memory (1)."""
+    """`pristine run` on the corpus; mode: multi_processing (2 workers) or in_memory (1)."""
     workers = "1" if mode == "in_memory" else "2"
     return [
         python,

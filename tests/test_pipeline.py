@@ -179,6 +179,11 @@ def test_jsonl_input_end_to_end(tmp_path, shared_data):
             ["--input", "{samples}/commoncrawl/whirlwind.warc.gz", "--output", "/proc/pristine-out"],
             "not writable",
         ),
+        (
+            ["--input", "{samples}/commoncrawl/whirlwind.warc.gz", "--output", "{out}"]
+            + ["--direct_running_mode", "multi_threading"],
+            "multi_threading is not supported",
+        ),
     ],
 )
 def test_operator_errors_are_one_clear_line(tmp_path, capsys, args, message):
