@@ -13,7 +13,7 @@ one stage after the other, with the same functions the Beam DoFns call and nothi
     decide    transforms.decide.decide
     write     transforms.sink.write_partition_file per partition
     synthetic transforms.synthetic's shipped scorer, batches of 256 (when the module and model exist)
-    minhash   transforms.dedup.sketch_rows, batches of 256 (when transforms.dedup exists)
+    minhash   transforms.dedup.sketch_rows (signatures and shingle sets), batches of 256
 
 and prints one JSON line: CPU seconds and documents per stage, peak RSS. ``synthetic`` and ``minhash`` are
 not in the default graph yet (colleagues are adding them): reported apart, not in the pipeline sum.

@@ -285,12 +285,6 @@ def minhash_signatures(
             sets.append(_shingle_bytes(normalize_text(doc), ngram))
         else:
             sets.append({s.encode("utf-8") if isinstance(s, str) else bytes(s) for s in doc})
-    return _signatures(sets, num_perm, seed, scheme, chunk_shingles)
-
-
-def _signatures(
-    sets: Sequence[set[bytes]], num_perm: int, seed: int, scheme: str, chunk_shingles: int = 16384
-) -> np.ndarray:
     return signatures_from_hashes(
         [_input_hashes(s, scheme) for s in sets], num_perm, seed, scheme, chunk_shingles
     )
@@ -712,13 +706,9 @@ _COMPATIBLE_KEYS = (
 NODE, TEXT_HASH, URL_KEY, SIGNATURE, BUCKETS = range(5)
 
 
-def sketch_rows(rows: Sequence[dict], config: DedupConfig) -> list[tuple]:
-    """Sketches of rows with text (MinHash vectorised over the batch)."""
-    return sketch_rows_and_shingles(rows, config)[0]
-
-
-def sketch_rows_and_shingles(rows: Sequence[dict], config: DedupConfig) -> tuple[list[tuple], list[bytes]]:
-    """Sketches of rows with text, and each row's shingle hashes as ``hash_set_bytes``."""
+def sketch_rows(rows: Sequence[dict], config: DedupConfig) -> tuple[list[tuple], list[bytes]]:
+    """Sketches of rows with text (MinHash vectorised over the batch), and each row's shingle hashes as
+    ``hash_set_bytes`` (for exact verification)."""
     normalized = [normalize_text(r["text"]) for r in rows]
     hashes = [_input_hashes(_shingle_bytes(n, config.ngram), config.scheme) for n in normalized]
     sigs = signatures_from_hashes(hashes, config.num_perm, config.seed, config.scheme)
@@ -750,13 +740,20 @@ def _row_columns() -> tuple[str, ...]:
     return tuple(COLUMN_NAMES)
 
 
+@functools.cache
+def _row_column_set() -> frozenset[str]:
+    return frozenset(_row_columns())
+
+
 def pack_row(row: dict) -> bytes:
     """A row as one bytes value for the final join: its values in schema order, pickled, plus any keys outside
     the schema. The column names alone pickle to ~1.5 KB: a benchmark row (dedup_bench) packs to 1.97 KB
     instead of 3.49 KB."""
     names = _row_columns()
     if all(n in row for n in names):
-        extra = {k: v for k, v in row.items() if k not in frozenset(names)} if len(row) > len(names) else None
+        extra = (
+            {k: v for k, v in row.items() if k not in _row_column_set()} if len(row) > len(names) else None
+        )
         return pickle.dumps((tuple(row[n] for n in names), extra), protocol=pickle.HIGHEST_PROTOCOL)
     return pickle.dumps((None, row), protocol=pickle.HIGHEST_PROTOCOL)
 
@@ -946,8 +943,8 @@ class SketchDocuments(beam.DoFn):
     with verify="exact", (ref, (node, shingle hashes)) on 'shingles' per row with shingles.
 
     Rows travel to the final join packed (``pack_row``): one opaque bytes value per row is cheaper to encode,
-    shuffle and buffer than a dict of every column. Shingles go straight to the verification join, not through URL and exact
-    dedup with the sketches.
+    shuffle and buffer than a dict of every column. Shingles go straight to the verification join, not
+    through URL and exact dedup with the sketches.
     """
 
     SKETCHES = "sketches"
@@ -967,7 +964,7 @@ class SketchDocuments(beam.DoFn):
             else:
                 self.passthrough.inc()
                 yield beam.pvalue.TaggedOutput(self.PASSTHROUGH, row)
-        sketches, shingle_sets = sketch_rows_and_shingles(todo, self.config)
+        sketches, shingle_sets = sketch_rows(todo, self.config)
         exact = self.config.verify == "exact"
         for row, sketch, shingle_set in zip(todo, sketches, shingle_sets, strict=True):
             self.documents.inc()

@@ -1067,6 +1067,11 @@ def merge_group_records(records: Iterable[dict]) -> dict:
     return group_record(counts, threshold, tpr, fpr, n_pos, n_neg)
 
 
+def _sum_counts(counts: Iterable[tuple[int, int, int]]) -> tuple[int, int, int]:
+    """(docs, scored, flagged) triples -> their sum (a CombinePerKey function)."""
+    return tuple(sum(c) for c in zip(*counts, strict=True)) or (0, 0, 0)
+
+
 def _row_counts(row: dict, threshold: float) -> tuple[int, int, int]:
     score = row.get("synthetic_score")
     if score is None:
@@ -1154,8 +1159,7 @@ def _make_estimate_transform():
                 | "skip failed" >> beam.Filter(lambda r: r.get("status") not in skip)
                 | "key by crawl and domain"
                 >> beam.Map(lambda r: ((r.get("crawl"), r.get("domain")), _row_counts(r, threshold)))
-                | "count per domain"
-                >> beam.CombinePerKey(lambda cs: tuple(sum(c) for c in zip(*cs, strict=True)) or (0, 0, 0))
+                | "count per domain" >> beam.CombinePerKey(_sum_counts)
             )
             # (crawl, domain) -> crawl: totals and the prior for its domains
             crawl_priors = (
@@ -1174,17 +1178,11 @@ def _make_estimate_transform():
             def estimate_crawl(kv):
                 crawl, prior = kv
                 counts = {k: prior[k] for k in ("n_docs", "n_scored", "n_flagged")}
-                rec = share_record(counts, tpr, fpr, n_pos, n_neg)
                 return {
                     "crawl": crawl,
-                    **rec,
+                    **group_record(counts, threshold, tpr, fpr, n_pos, n_neg),
                     "n_domains": prior["n_domains"],
                     "prior_strength": prior["prior_strength"],
-                    "threshold": threshold,
-                    "tpr": tpr,
-                    "fpr": fpr,
-                    "n_pos": n_pos,
-                    "n_neg": n_neg,
                 }
 
             by_domain = domain_counts | "estimate per domain" >> beam.Map(
@@ -1213,8 +1211,7 @@ def _make_estimate_transform():
                 | "skip failed" >> beam.Filter(lambda r: r.get("status") != "failed")
                 | f"key by {column}"
                 >> beam.Map(lambda r: (r.get(column) or "unknown", _row_counts(r, threshold)))
-                | f"count per {column}"
-                >> beam.CombinePerKey(lambda cs: tuple(sum(c) for c in zip(*cs, strict=True)) or (0, 0, 0))
+                | f"count per {column}" >> beam.CombinePerKey(_sum_counts)
                 | f"estimate per {column}"
                 >> beam.MapTuple(
                     lambda value, c: {
