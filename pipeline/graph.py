@@ -264,14 +264,10 @@ class EstimateAndDecide(beam.PTransform):
         return decided, estimates["crawl"], by_cohort
 
 
-def _clean(value):
-    """JSON may carry lone UTF-16 surrogates ("\\ud800"), which no UTF-8 coder or Parquet file accepts."""
-    return repair_utf8(value) if isinstance(value, str) else value
-
-
 def text_document_row(record: dict, source: str, crawl: str | None) -> dict:
     """A JSONL/Parquet document (fields text, optional id, url, crawl) -> a row ready for language ID."""
-    text, doc_id, url, record_crawl = (_clean(record.get(k)) for k in ("text", "id", "url", "crawl"))
+    # JSON may carry lone UTF-16 surrogates ("\\ud800"), which no UTF-8 coder or Parquet file accepts
+    text, doc_id, url, record_crawl = (repair_utf8(record.get(k)) for k in ("text", "id", "url", "crawl"))
     url = str(url) if url is not None else None
     row = new_row(
         id=str(doc_id)
