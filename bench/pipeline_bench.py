@@ -46,7 +46,9 @@ def corpus_files(corpus: Path, files: int | None = None) -> list[str]:
     return paths[:files] if files else paths
 
 
-def e2e_command(python: str, files: list[str], output: str, mode: str, extractor: str) -> list[str]:
+def e2e_command(
+    python: str, files: list[str], output: str, mode: str, extractor: str, flags: tuple[str, ...] = ()
+) -> list[str]:
     """`pristine run` on the corpus; mode: multi_processing (2 workers) or in_memory (1)."""
     workers = "1" if mode == "in_memory" else "2"
     return [
@@ -64,6 +66,7 @@ def e2e_command(python: str, files: list[str], output: str, mode: str, extractor
         mode,
         "--direct_num_workers",
         workers,
+        *flags,
     ]
 
 
@@ -88,11 +91,15 @@ class Clock:
         self.seconds = self._now() - self.start
 
 
-def bare(corpus: Path, extractor: str, files: int | None, skip: set[str]) -> dict:
+def bare(
+    corpus: Path, extractor: str, files: int | None, skip: set[str], cascade: bool = True, reuse: bool = True
+) -> dict:
     from pipeline.graph import response_row
     from transforms import langid, quality, warc
     from transforms.decide import decide, load_thresholds
     from transforms.extract import Extractor
+    from transforms.extract.cascade import load_cascade
+    from transforms.extract.reuse import PayloadCache, extract_response
     from transforms.schema import STATUS_FAILED
     from transforms.sink import partition_of, write_partition_file
 
@@ -111,18 +118,29 @@ def bare(corpus: Path, extractor: str, files: int | None, skip: set[str]) -> dic
                     items.append((response_row(rec, None), rec.body, rec.charset_header))
     cpu["read"], docs["read"] = c.seconds, len(items)
 
-    # extract: decode + extraction in the time-limited child (ExtractText.extract without Beam)
+    # extract: decode + extraction in the time-limited child (ExtractText.extract without Beam: the same
+    # extract_response, with the cascade and payload reuse unless --no-cascade / --no-reuse)
     rows = []
-    ex = Extractor(extractor)
+    kind, options, thresholds = extractor, None, None
+    if extractor == "trafilatura" and cascade:
+        kind, thresholds = "cascade", load_thresholds()
+        options = load_cascade(None, thresholds).to_json()
+    ex = Extractor(kind, options=options)
+    cache = PayloadCache(max_entries=PayloadCache().max_entries if reuse else 0)
     ex.extract("<html><body><p>warm-up</p></body></html>")  # child start-up is not document time
+    extraction: dict[str, int] = defaultdict(int)
     with Clock(children=True) as c:
         for row, body, charset_header in items:
             if body is None:
                 rows.append(row)
                 continue
-            html, charset = warc.decode_html(body, charset_header)
-            result = ex.extract(html, row["url"])
-            row.update(charset=charset, extractor=extractor)
+            result, reused = extract_response(row, body, charset_header, ex, cache, thresholds)
+            if reused:
+                extraction["payload_reused"] += 1
+            else:
+                extraction[f"decided_by.{result.extractor}"] += 1
+                if result.skipped_by:
+                    extraction[f"trafilatura_skipped.{result.skipped_by}"] += 1
             if result.failure_reason:
                 row.update(status=STATUS_FAILED, failure_reason=result.failure_reason)
             else:
@@ -194,6 +212,9 @@ def bare(corpus: Path, extractor: str, files: int | None, skip: set[str]) -> dic
         statuses[row["status"]] += 1
     return {
         "extractor": extractor,
+        "cascade": cascade and extractor == "trafilatura",
+        "payload_reuse": reuse,
+        "extraction": dict(extraction),
         "files": len(paths),
         "records": n_records,
         "html_responses": len(rows),
@@ -249,6 +270,8 @@ def main(argv=None) -> int:
     b.add_argument("--extractor", default="trafilatura")
     b.add_argument("--files", type=int, default=None, help="first N corpus files only")
     b.add_argument("--skip", action="append", default=[], choices=EXTRA_STAGES)
+    b.add_argument("--no-cascade", action="store_true", help="trafilatura on every page")
+    b.add_argument("--no-reuse", action="store_true", help="extract every copy of a payload again")
     r = sub.add_parser("readers", help="WARC reading: pristine's reader vs warcio vs FastWARC")
     r.add_argument("--corpus", type=Path, default=CORPUS)
     r.add_argument("--files", type=int, default=None)
@@ -256,7 +279,9 @@ def main(argv=None) -> int:
     if args.cmd == "readers":
         print(json.dumps(readers(args.corpus, args.files)))
         return 0
-    result = bare(args.corpus, args.extractor, args.files, set(args.skip))
+    result = bare(
+        args.corpus, args.extractor, args.files, set(args.skip), not args.no_cascade, not args.no_reuse
+    )
     for note in result["notes"]:
         print(note, file=sys.stderr)
     print(json.dumps(result))

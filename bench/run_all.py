@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 DT_VENV = ROOT / ".cache" / "datatrove-venv"
 DT_PYTHON = DT_VENV / "bin" / "python"
+SAMPLES = ROOT.parent / "shared" / "data" / "warc-samples"
 PY = sys.executable
 VERSIONS = ("apache-beam", "trafilatura", "resiliparse", "fastwarc", "warcio", "fasttext-community", "numpy")
 VERSIONS += ("pyarrow", "datasketch", "lxml")
@@ -92,14 +93,17 @@ def clean(m: dict) -> dict:
     return {k: v for k, v in m.items() if k not in ("stdout", "stderr")}
 
 
-def run_pristine(files: list[str], mode: str, extractor: str, scratch: Path) -> dict:
+def run_pristine(
+    files: list[str], mode: str, extractor: str, scratch: Path, flags: tuple[str, ...] = ()
+) -> dict:
     out = scratch / f"pristine-{mode}-{extractor}"
     shutil.rmtree(out, ignore_errors=True)
-    m = run_measured(pipeline_bench.e2e_command(PY, files, str(out), mode, extractor), cwd=str(ROOT))
+    m = run_measured(pipeline_bench.e2e_command(PY, files, str(out), mode, extractor, flags), cwd=str(ROOT))
     if not (out / "stats.json").exists():  # exit code 1 alone means accounting_ok is false: still measured
         raise RuntimeError(f"pristine run failed ({m['rc']}):\n{m['stderr'][-3000:]}")
     stats = json.loads((out / "stats.json").read_text())
     docs = stats["html_responses"]
+    kept_ids = kept_documents(out)
     if stats.get("accounting_ok"):
         shutil.rmtree(out, ignore_errors=True)
     else:  # kept for a look
@@ -107,8 +111,10 @@ def run_pristine(files: list[str], mode: str, extractor: str, scratch: Path) -> 
         shutil.rmtree(kept, ignore_errors=True)
         shutil.move(out, kept)
     return {
-        "kind": f"pristine {mode} {extractor}",
+        "kind": " ".join(("pristine", mode, extractor, *flags)),
         **clean(m),
+        "kept_ids": kept_ids,
+        "extraction": stats.get("extraction"),
         "docs": docs,
         "docs_per_cpu_s": docs / m["cpu_s"],
         "docs_per_wall_s": docs / m["wall_s"],
@@ -119,6 +125,27 @@ def run_pristine(files: list[str], mode: str, extractor: str, scratch: Path) -> 
         "accounting_ok": stats.get("accounting_ok"),
         "rc": m["rc"],
     }
+
+
+def kept_documents(out: Path) -> list[str]:
+    """ids of the documents a run kept (its curated/ Parquet files)."""
+    import pyarrow.parquet as pq
+
+    curated = out / "curated"
+    return sorted(pq.read_table(curated, columns=["id"])["id"].to_pylist()) if curated.exists() else []
+
+
+def sample_warcs(scratch: Path) -> tuple[Path, list[str]]:
+    """The shared WARC samples that are WARC files (*.warc.gz), linked into one folder for both pipelines."""
+    folder = scratch / "warc-samples"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    files = []
+    for i, path in enumerate(sorted(SAMPLES.rglob("*.warc.gz"))):
+        link = folder / f"{i:03d}-{path.name}"
+        os.symlink(path, link)
+        files.append(str(link))
+    return folder, files
 
 
 def run_datatrove(corpus_dir: Path, scratch: Path, lid_model: str, files: list[str]) -> dict:
@@ -156,18 +183,49 @@ def summarise(results: dict) -> dict:
     bare = results["bare"]["trafilatura"]
     e2e = results["e2e"]
     ok = [r for r in e2e if "error" not in r]
-    mp = [r for r in ok if r["kind"] == "pristine multi_processing trafilatura"]
-    dtr = [r for r in ok if r["kind"] == "datatrove"]
+    mp = [r for r in ok if r["kind"] == "pristine multi_processing trafilatura" and not r.get("samples")]
+    dtr = [r for r in ok if r["kind"] == "datatrove" and not r.get("samples")]
+    everywhere = [r for r in ok if r["kind"].endswith("--no-cascade") and not r.get("samples")]
+    if mp:
+        ex = mp[0].get("extraction") or {}
+        decided = ex.get("decided_by", {})
+        s["cascade"] = {
+            "trafilatura_calls": decided.get("trafilatura", 0),
+            "trafilatura_skipped": sum(ex.get("trafilatura_skipped", {}).values()),
+            "skipped_by": ex.get("trafilatura_skipped", {}),
+            "payload_reused": ex.get("payload_reused", 0),
+            "docs": mp[0]["docs"],
+            "cpu_ms_per_page": 1000 * med(mp, "cpu_s") / mp[0]["docs"],
+            "peak_rss_mb": med(mp, "peak_rss_mb"),
+        }
+        if everywhere:
+            base = set(everywhere[0]["kept_ids"])
+            mine = set(mp[0]["kept_ids"])
+            s["cascade"].update(
+                kept_everywhere=len(base),
+                kept_cascade=len(mine),
+                kept_agreement=len(base & mine) / len(base) if base else None,
+                kept_extra=len(mine - base),
+                everywhere_cpu_ms_per_page=1000 * med(everywhere, "cpu_s") / everywhere[0]["docs"],
+                everywhere_peak_rss_mb=med(everywhere, "peak_rss_mb"),
+            )
+    smp = [r for r in ok if r.get("samples") and r["kind"].startswith("pristine")]
+    sdt = [r for r in ok if r.get("samples") and r["kind"] == "datatrove"]
+    if smp and sdt:
+        s["samples_pristine_over_datatrove_cpu"] = med(sdt, "cpu_s") / med(smp, "cpu_s")
+        s["samples_paired_cpu_ratios"] = [b["cpu_s"] / a["cpu_s"] for a, b in zip(smp, sdt, strict=False)]
     if mp:
         s["pristine_mp_docs_per_cpu_s"] = med(mp, "docs_per_cpu_s")
         s["pristine_mp_cpu_s"] = med(mp, "cpu_s")
         s["beam_overhead"] = med(mp, "cpu_s") / bare["pipeline_cpu_s"] - 1
+        s["bare_pipeline_cpu_s"] = bare["pipeline_cpu_s"]
     if mp and dtr:
         s["datatrove_docs_per_cpu_s"] = med(dtr, "docs_per_cpu_s")
         s["pristine_over_datatrove_per_core"] = med(mp, "docs_per_cpu_s") / med(dtr, "docs_per_cpu_s")
         s["pristine_over_datatrove_wall"] = med(mp, "docs_per_wall_s") / med(dtr, "docs_per_wall_s")
         pairs = [a["docs_per_cpu_s"] / b["docs_per_cpu_s"] for a, b in zip(mp, dtr, strict=False)]
         s["paired_ratios_per_core"] = pairs
+        s["datatrove_peak_rss_mb"] = med(dtr, "peak_rss_mb")
     tr, rp = results["bare"]["trafilatura"], results["bare"].get("resiliparse")
     if rp:
         s["resiliparse_over_trafilatura_extract"] = tr["cpu_s"]["extract"] / rp["cpu_s"]["extract"]
@@ -243,22 +301,60 @@ def markdown(results: dict) -> str:
             lines.append(f"| {r['kind']} (failed: {reason}) | {r['round']} |" + " - |" * 6)
             continue
         lines.append(
-            f"| {r['kind']}{'' if r.get('accounting_ok', True) else ' (accounting failed)'} | {r['round']} | {r['wall_s']:.0f} | {r['cpu_s']:.0f} | {r['docs_per_cpu_s']:.1f} | "
+            f"| {r['kind']}{' [samples]' if r.get('samples') else ''}{'' if r.get('accounting_ok', True) else ' (accounting failed)'} | {r['round']} | {r['wall_s']:.0f} | {r['cpu_s']:.0f} | {r['docs_per_cpu_s']:.1f} | "
             f"{r['docs_per_wall_s']:.1f} | {r['peak_rss_mb']:.0f} | {r['max_proc_rss_mb']:.0f} |"
         )
     lines += ["", "## Summary", ""]
     if "beam_overhead" in s:
+        extra = sum(tr["cpu_s"].get(stage, 0) for stage in pipeline_bench.EXTRA_STAGES)
         lines.append(
             f"- Beam overhead (DirectRunner multi_processing, 2 workers): end-to-end CPU "
             f"{s['pristine_mp_cpu_s']:.0f} s vs bare-loop {tr['pipeline_cpu_s']:.0f} s: "
-            f"**{s['beam_overhead']:+.0%}** (aim: under 15%)."
+            f"**{s['beam_overhead']:+.0%}**; counting synthetic and MinHash in the bare loop "
+            f"({tr['pipeline_cpu_s'] + extra:.0f} s): **{s['pristine_mp_cpu_s'] / (tr['pipeline_cpu_s'] + extra) - 1:+.0%}** "
+            "(aim: under 15%)."
         )
+        everywhere = results["bare"].get("trafilatura-everywhere")
+        if everywhere:
+            lines.append(
+                f"- Bare loop, trafilatura everywhere and no payload reuse: {everywhere['pipeline_cpu_s']:.0f} s "
+                f"(extract {everywhere['cpu_s']['extract']:.0f} s) vs {tr['pipeline_cpu_s']:.0f} s (extract "
+                f"{tr['cpu_s']['extract']:.0f} s) with the cascade and reuse ({tr.get('extraction')})."
+            )
     if "pristine_over_datatrove_per_core" in s:
         lines.append(
             f"- pristine vs datatrove, docs/s per core: {s['pristine_mp_docs_per_cpu_s']:.1f} vs "
             f"{s['datatrove_docs_per_cpu_s']:.1f} = **{s['pristine_over_datatrove_per_core']:.2f}x** "
             f"(paired per round: {', '.join(f'{x:.2f}' for x in s['paired_ratios_per_core'])}); wall clock "
             f"{s['pristine_over_datatrove_wall']:.2f}x."
+        )
+    cascade = s.get("cascade")
+    if cascade:
+        lines += [
+            "",
+            "## Cascade and payload reuse (pristine multi_processing, default settings)",
+            "",
+            f"- trafilatura calls: {cascade['trafilatura_calls']:,} made, {cascade['trafilatura_skipped']:,} skipped "
+            f"by the cascade ({cascade['skipped_by']}), {cascade['payload_reused']:,} responses reused a payload "
+            f"extracted before; {cascade['docs']:,} HTML responses.",
+        ]
+        if "kept_agreement" in cascade:
+            lines.append(
+                f"- kept set vs trafilatura everywhere (--no-cascade): {cascade['kept_cascade']:,} vs "
+                f"{cascade['kept_everywhere']:,} kept, agreement **{cascade['kept_agreement']:.2%}** "
+                f"({cascade['kept_extra']} kept only by the cascade)."
+            )
+            lines.append(
+                f"- CPU per page: {cascade['cpu_ms_per_page']:.1f} ms (trafilatura everywhere "
+                f"{cascade['everywhere_cpu_ms_per_page']:.1f} ms); peak memory of the process tree "
+                f"{cascade['peak_rss_mb']:,.0f} MB (trafilatura everywhere {cascade['everywhere_peak_rss_mb']:,.0f} "
+                f"MB; datatrove {s.get('datatrove_peak_rss_mb', 0):,.0f} MB)."
+            )
+    if "samples_pristine_over_datatrove_cpu" in s:
+        lines.append(
+            f"- shared WARC samples (*.warc.gz): datatrove CPU / pristine CPU = "
+            f"**{s['samples_pristine_over_datatrove_cpu']:.2f}x** (paired: "
+            f"{', '.join(f'{x:.2f}' for x in s['samples_paired_cpu_ratios'])}); start-up dominates at this size."
         )
     if "resiliparse_over_trafilatura_extract" in s:
         lines.append(
@@ -291,6 +387,7 @@ def main(argv=None) -> int:
     parser.add_argument("--no-datatrove", action="store_true")
     parser.add_argument("--no-extras", action="store_true", help="skip the resiliparse end-to-end run")
     parser.add_argument("--in-memory", action="store_true", help="also one in_memory run (1 core: slow)")
+    parser.add_argument("--sample-rounds", type=int, default=3, help="rounds on the shared WARC samples")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
 
@@ -321,8 +418,14 @@ def main(argv=None) -> int:
     def log(msg):
         print(f"[bench {dt.datetime.now():%H:%M:%S}] {msg}", file=sys.stderr, flush=True)
 
-    for extractor in ("trafilatura", "resiliparse"):
-        log(f"bare loop, {extractor}")
+    # trafilatura: the cascade and payload reuse, as `pristine run` by default; trafilatura-everywhere: neither
+    bare_runs = {
+        "trafilatura": ("trafilatura", []),
+        "trafilatura-everywhere": ("trafilatura", ["--no-cascade", "--no-reuse"]),
+        "resiliparse": ("resiliparse", ["--skip", "synthetic", "--skip", "minhash"]),
+    }
+    for name, (extractor, flags) in bare_runs.items():
+        log(f"bare loop, {name}")
         cmd = [
             PY,
             "-m",
@@ -332,14 +435,14 @@ def main(argv=None) -> int:
             str(args.corpus),
             "--extractor",
             extractor,
+            *flags,
         ]
         cmd += ["--files", str(args.files)] if args.files else []
-        cmd += ["--skip", "synthetic", "--skip", "minhash"] if extractor == "resiliparse" else []
         m = run_measured(cmd, cwd=str(ROOT))
         if m["rc"] != 0:
             raise RuntimeError(m["stderr"][-3000:])
-        results["bare"][extractor] = {**last_json(m["stdout"]), "measured": clean(m)}
-        results["notes"] += results["bare"][extractor]["notes"]
+        results["bare"][name] = {**last_json(m["stdout"]), "measured": clean(m)}
+        results["notes"] += results["bare"][name]["notes"]
     log("WARC readers")
     cmd = [PY, "-m", "bench.pipeline_bench", "readers", "--corpus", str(args.corpus)]
     results["readers"] = last_json(
@@ -357,8 +460,10 @@ def main(argv=None) -> int:
 
     from transforms.langid import lid176_path
 
-    extras = [] if args.no_extras else [("multi_processing", "resiliparse")]
-    extras += [("in_memory", "trafilatura")] if args.in_memory else []
+    # trafilatura everywhere (--no-cascade): the kept set the cascade must match, and the "before" numbers
+    extras = [("multi_processing", "trafilatura", ("--no-cascade",))]
+    extras += [] if args.no_extras else [("multi_processing", "resiliparse", ())]
+    extras += [("in_memory", "trafilatura", ())] if args.in_memory else []
     # no multi_threading run: pristine refuses that mode (it lost or garbled rows here, see pipeline/options.py)
     with tempfile.TemporaryDirectory(prefix="pristine-bench-") as tmp:
         scratch = Path(tmp)
@@ -375,16 +480,33 @@ def main(argv=None) -> int:
                     continue
                 results["e2e"].append({**r, "round": i + 1})
                 save_partial()
-            for mode, extractor in extras[i :: args.rounds]:
-                log(f"round {i + 1}: pristine {mode} {extractor}")
+            for mode, extractor, flags in extras[i :: args.rounds]:
+                log(f"round {i + 1}: pristine {mode} {extractor} {' '.join(flags)}")
                 try:
-                    r = run_pristine(files, mode, extractor, scratch)
+                    r = run_pristine(files, mode, extractor, scratch, flags)
                 except RuntimeError as exc:  # recorded, not fatal: the other runs still count
-                    r = {"kind": f"pristine {mode} {extractor}", "error": str(exc)[-2000:]}
+                    r = {"kind": " ".join(("pristine", mode, extractor, *flags)), "error": str(exc)[-2000:]}
                 results["e2e"].append({**r, "round": i + 1})
                 save_partial()
-
+        # the shared WARC samples: small, so start-up weighs; interleaved all the same
+        folder, sample_files = sample_warcs(scratch)
+        for i in range(args.sample_rounds if use_dt else 0):
+            order = ["pristine", "datatrove"] if i % 2 == 0 else ["datatrove", "pristine"]
+            for who in order:
+                log(f"samples round {i + 1}: {who}")
+                try:
+                    if who == "pristine":
+                        r = run_pristine(sample_files, "multi_processing", "trafilatura", scratch)
+                    else:
+                        r = run_datatrove(folder, scratch, lid176_path(), sample_files)
+                except RuntimeError as exc:
+                    r = {"kind": who if who == "datatrove" else "pristine samples", "error": str(exc)[-2000:]}
+                results["e2e"].append({**r, "round": i + 1, "samples": True})
+                save_partial()
     results["summary"] = summarise(results)
+    for r in results["e2e"]:
+        r.pop("kept_ids", None)  # compared in the summary; thousands of ids need not be in the results
+
     md = markdown(results)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "latest.json").write_text(json.dumps(results, indent=2, default=str) + "\n")

@@ -17,7 +17,7 @@ import uuid
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline import options
-from pipeline.stats import read_stats, summary, write_stats_file
+from pipeline.stats import nest, read_stats, summary, write_stats_file
 from transforms import httpfs
 from transforms.sink import ROOT_OF_STATUS
 
@@ -140,6 +140,7 @@ def run_staged(build, opts, output: str) -> str | None:
         check_dedup_verdicts(result)
         check_accounting(staging)
         add_stage_seconds(staging, result)
+        add_extraction_counts(staging, result)
     except BaseException:
         if FileSystems.exists(staging):
             FileSystems.delete([staging])
@@ -200,6 +201,26 @@ def add_stage_seconds(run_dir: str, result) -> None:
         )
     stats = read_stats(run_dir)
     stats["stage_seconds"] = {k: round(v, 3) for k, v in sorted(seconds.items())}
+    write_stats_file(stats, run_dir)
+
+
+def add_extraction_counts(run_dir: str, result) -> None:
+    """Put the extract stage's Beam counters into stats.json as `extraction`: pages decided by each
+    extractor (the cascade's resiliparse pass, trafilatura), trafilatura calls skipped by rule, payloads
+    reused (where the runner has metrics)."""
+    from apache_beam.metrics.metric import MetricsFilter
+
+    try:
+        counters = result.metrics().query(MetricsFilter().with_namespace("extract"))["counters"]
+    except Exception:
+        return
+    counts: dict[str, int] = {}
+    for c in counters:
+        counts[c.key.metric.name] = counts.get(c.key.metric.name, 0) + (c.committed or c.attempted or 0)
+    if not counts:
+        return
+    stats = read_stats(run_dir)
+    stats["extraction"] = nest(counts)
     write_stats_file(stats, run_dir)
 
 

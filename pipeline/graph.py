@@ -1,6 +1,6 @@
 """build(pipeline, options): the whole job, top to bottom.
 
-WARC paths -> records -> reshuffle -> extract -> score (language, quality, synthetic) -> dedup -> decide -> Parquet
+WARC paths -> byte ranges -> reshuffle -> records + extract (one step) -> score (language, quality, synthetic) -> dedup -> decide -> Parquet
                |                                  |-> synthetic share per domain ---^ (content farms)
                |                                  '-> synthetic_by_domain.parquet, stats.json
                '-> per-file record counts ------------------------------------------------> stats.json
@@ -26,7 +26,9 @@ from pipeline.stats import MergeCounts, row_counts, write_recurated_stats, write
 from transforms import httpfs, signals, synthetic, warc
 from transforms.decide import decide, load_thresholds
 from transforms.dedup import DedupConfig, Deduplicate
-from transforms.extract import Extractor
+from transforms.extract import KIND_CASCADE, KIND_TRAFILATURA, Extractor
+from transforms.extract.cascade import load_cascade
+from transforms.extract.reuse import PayloadCache, extract_response
 from transforms.schema import STATUS_FAILED, document_id, domain_of, new_row
 from transforms.sink import WriteDocuments
 
@@ -80,17 +82,26 @@ def stage_clock(stage: str):
         Metrics.counter(STAGE_TIME, stage).inc(int((time.perf_counter() - start) * 1e6))
 
 
+def byte_ranges(metadata) -> list[tuple[str, int, int | None]]:
+    """A matched file -> (path, start, end) ranges read independently (warc.split_ranges)."""
+    return [
+        (metadata.path, start, end) for start, end in warc.split_ranges(metadata.path, metadata.size_in_bytes)
+    ]
+
+
 class ReadWarcFile(beam.DoFn):
-    """file path -> (row, html bytes, charset header) per HTML response; per-file record counts on 'counts'."""
+    """(path, start, end) byte range of a file -> (row, html bytes, charset header) per HTML response whose
+    record starts in the range; record counts on 'counts' (files_read from the range at offset 0)."""
 
     COUNTS = "counts"
 
     def __init__(self, crawl: str | None):
         self.crawl = crawl
 
-    def process(self, path: str):
+    def process(self, split: tuple[str, int, int | None]):
+        path, start, end = split
         counts: dict[str, int] = {}
-        records = warc.iter_records(path)
+        records = warc.iter_records_in_range(path, start, end)
         while True:
             with stage_clock("read"):
                 rec = next(records, None)
@@ -111,20 +122,45 @@ class ReadWarcFile(beam.DoFn):
                 yield row, rec.body, rec.charset_header
         for key, n in counts.items():
             Metrics.counter("read", key).inc(n)
-        counts["files_read"] = 1
+        if start == 0:
+            counts["files_read"] = 1
         yield beam.pvalue.TaggedOutput(self.COUNTS, counts)
 
 
-class ExtractText(beam.DoFn):
-    """(row, html bytes, charset header) -> row with text, title, published_date (or a failure)."""
+def extractor_kind(opts: PristineOptions) -> tuple[str, dict | None]:
+    """(Extractor kind, options): the cascade unless --no-cascade, another extractor, or no [cascade] rule."""
+    if opts.extractor != KIND_TRAFILATURA or not opts.cascade:
+        return opts.extractor, None
+    cascade = load_cascade(opts.thresholds, load_thresholds(opts.thresholds))
+    return (KIND_CASCADE, cascade.to_json()) if cascade.enabled else (opts.extractor, None)
 
-    def __init__(self, extractor: str, time_limit_s: float | None):
+
+class ExtractText(beam.DoFn):
+    """(row, html bytes, charset header) -> row with text, title, published_date (or a failure).
+
+    A payload already extracted by this worker (same verified digest, see transforms/extract/reuse.py)
+    reuses that result. Counters: extract/decided_by.<extractor>, extract/trafilatura_skipped.<rule>,
+    extract/payload_reused.
+    """
+
+    def __init__(
+        self,
+        extractor: str,
+        time_limit_s: float | None,
+        options: dict | None = None,
+        thresholds_path: str | None = None,
+    ):
         self.kind = extractor
         self.time_limit_s = time_limit_s
+        self.options = options
+        self.thresholds_path = thresholds_path
 
     def setup(self):
         kwargs = {"time_limit_s": self.time_limit_s} if self.time_limit_s else {}
-        self.extractor = Extractor(self.kind, **kwargs)
+        self.extractor = Extractor(self.kind, options=self.options, **kwargs)
+        self.cache = PayloadCache()
+        # the cascade decides pages the URL rules or a digest mismatch reject before any extraction
+        self.thresholds = load_thresholds(self.thresholds_path) if self.kind == KIND_CASCADE else None
 
     def process(self, element):
         row, body, charset_header = element
@@ -139,10 +175,16 @@ class ExtractText(beam.DoFn):
         yield row
 
     def extract(self, row, body, charset_header) -> dict:
-        html, charset = warc.decode_html(body, charset_header)
-        row["charset"] = charset
-        result = self.extractor.extract(html, row.get("url"))
-        row["extractor"] = self.kind
+        result, reused = extract_response(
+            row, body, charset_header, self.extractor, self.cache, self.thresholds
+        )
+        if reused:
+            Metrics.counter("extract", "payload_reused").inc()
+        else:
+            if result.extractor:
+                Metrics.counter("extract", f"decided_by.{result.extractor}").inc()
+            if result.skipped_by:
+                Metrics.counter("extract", f"trafilatura_skipped.{result.skipped_by}").inc()
         if result.html_truncated:
             Metrics.counter("extract", "html_truncated").inc()
         if result.failure_reason:
@@ -302,19 +344,20 @@ def read_documents(p, opts: PristineOptions):
     """The input stage: rows waiting for language ID, and per-file counts for stats.json."""
     patterns = p | "input patterns" >> beam.Create(opts.input)
     if opts.input_format == "warc":
-        # path -> (row, html, charset header) per HTML response, plus per-file counts
+        # (path, start, end) -> (row, html, charset header) per HTML response, plus per-range counts
+        kind, options = extractor_kind(opts)
         read = (
             patterns
             | "match files" >> fileio.MatchAll()
-            | "paths" >> beam.Map(lambda m: m.path)
+            | "byte ranges" >> beam.FlatMap(byte_ranges)
+            # spread byte ranges over workers (parallelism not tied to the number of files); reading and
+            # extraction are then one fused step, so no HTML ever goes through a shuffle
+            | "spread byte ranges" >> beam.Reshuffle()
             | "read warc"
             >> beam.ParDo(ReadWarcFile(opts.crawl)).with_outputs(ReadWarcFile.COUNTS, main="responses")
         )
-        rows = (
-            read.responses
-            # spread records over workers: extraction parallelism must not be tied to the number of files
-            | "spread records" >> beam.Reshuffle()
-            | "extract text" >> beam.ParDo(ExtractText(opts.extractor, opts.extract_time_limit))
+        rows = read.responses | "extract text" >> beam.ParDo(
+            ExtractText(kind, opts.extract_time_limit, options, opts.thresholds)
         )
         return rows, read[ReadWarcFile.COUNTS]
     if opts.input_format == "jsonl":

@@ -40,6 +40,15 @@ class PristineOptions(PipelineOptions):
             help="main-text extractor (default trafilatura)",
         )
         parser.add_argument(
+            "--no-cascade",
+            "--no_cascade",
+            dest="cascade",
+            action="store_false",
+            default=True,
+            help="trafilatura on every page: no resiliparse first pass deciding the pages it can reject "
+            "([cascade] in the thresholds config)",
+        )
+        parser.add_argument(
             "--extract-time-limit",
             "--extract_time_limit",
             dest="extract_time_limit",

@@ -33,6 +33,7 @@ def row_counts(row: dict) -> dict[str, int]:
         counts[f"failed_rule_counts.{rule}"] = 1
     if row.get("text") is not None and row.get("extractor") not in (None, "none"):
         counts["extracted"] = 1
+        counts[f"extracted_by.{row['extractor']}"] = 1
     if status == STATUS_KEPT:
         counts[f"kept_by_lang.{row.get('lang')}"] = 1
     return counts

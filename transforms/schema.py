@@ -58,7 +58,11 @@ COLUMNS: list[tuple[str, pa.DataType, str]] = [
     ("text", pa.string(), "extracted main text"),
     ("title", pa.string(), "page title from the extractor"),
     ("published_date", pa.string(), "publication date found by the extractor (YYYY-MM-DD)"),
-    ("extractor", pa.string(), "trafilatura | resiliparse | none (text given as input)"),
+    (
+        "extractor",
+        pa.string(),
+        "whose text: trafilatura | resiliparse | resiliparse_page (decided by the cascade) | none (text input)",
+    ),
     ("lang", pa.string(), "ISO 639 code from fastText lid.176 ('unknown' when there is no text)"),
     ("lang_score", pa.float32(), "lid.176 probability of lang"),
     *DEDUP_COLUMNS,

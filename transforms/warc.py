@@ -211,6 +211,95 @@ def read_record_at(path: str, offset: int, max_body_bytes: int = MAX_BODY_BYTES)
     return _unreadable(path, offset, crawl, "no_record", "no record at this offset")
 
 
+# Byte ranges a file is read in, in parallel: enough of them to spread a crawl's files over the workers, few
+# enough that opening one (a probe of the file's first member and its warcinfo) costs nothing beside reading it.
+RANGE_BYTES = 4 * 1024 * 1024
+
+
+def split_ranges(path: str, size: int, range_bytes: int | None = None) -> list[tuple[int, int | None]]:
+    """Byte ranges [start, end) of a file that can be read independently (`iter_records_in_range`).
+
+    A per-record gzip file (every record its own gzip member, as Common Crawl ships them) is cut every
+    `range_bytes` (default RANGE_BYTES); the reader of a range starts at the first record member at or after its start, and
+    reads every record that starts before its end. Any other layout (whole-file gzip, uncompressed, a file
+    that cannot be opened or seeked) is one range: the whole file, (0, None).
+    """
+    range_bytes = range_bytes or RANGE_BYTES
+    if size <= range_bytes or not _per_record_gzip(path):
+        return [(0, None)]
+    return [(start, min(start + range_bytes, size)) for start in range(0, size, range_bytes)]
+
+
+def _per_record_gzip(path: str) -> bool:
+    """Whether the file's first gzip member (within its first MiB) holds exactly one WARC record and more
+    gzip members follow: the layout of Common Crawl's files, where every record is its own member."""
+    try:
+        with _open(path) as fileobj:
+            if not fileobj.seekable() or fileobj.read(3) != _GZIP_HEADER:
+                return False
+            fileobj.seek(0)
+            inflater = zlib.decompressobj(31)
+            member, read = b"", 0
+            while read < _SCAN_SIZE and not inflater.eof:
+                data = fileobj.read(_READ_SIZE)
+                if not data:
+                    return False
+                read += len(data)
+                member += inflater.decompress(data, _SCAN_SIZE)
+            if not inflater.eof:
+                return False
+            more = inflater.unused_data[:3] == _GZIP_HEADER or (
+                len(inflater.unused_data) < 3 and (inflater.unused_data + fileobj.read(3))[:3] == _GZIP_HEADER
+            )
+    except Exception:  # noqa: BLE001 - the reader reports an unreadable file; here it is just not split
+        return False
+    return more and _one_warc_record(member)
+
+
+def _one_warc_record(data: bytes) -> bool:
+    """Whether `data` is one WARC record: its header, Content-Length bytes of block and the closing CRLFs."""
+    head_end = data.find(b"\r\n\r\n")
+    if not data.startswith(b"WARC/") or head_end < 0:
+        return False
+    match = re.search(rb"\r\ncontent-length:[ \t]*(\d+)", data[:head_end], re.IGNORECASE)
+    if match is None:
+        return False
+    block_end = head_end + 4 + int(match.group(1))
+    return len(data) >= block_end and not data[block_end:].strip(b"\r\n")
+
+
+def iter_records_in_range(
+    path: str, start: int, end: int | None, max_body_bytes: int = MAX_BODY_BYTES
+) -> Iterator[Record]:
+    """The records of `path` (and unreadable markers) whose offset is in [start, end) (end None: the whole
+    file, however its offsets are counted); from start 0,
+    `iter_records` up to `end`; from any other start (a range of `split_ranges`), from the first gzip
+    member at or after `start` that starts a record. ``crawl`` comes from the file's warcinfo as for the
+    whole file (the record at offset 0), else from the file name."""
+    if start == 0:
+        records = iter_records(path, max_body_bytes)
+    else:
+        records = _iter_from_member(path, start, max_body_bytes)
+    for record in records:
+        if end is not None and record.warc_offset >= end:
+            return
+        yield record
+
+
+def _iter_from_member(path: str, start: int, max_body_bytes: int) -> Iterator[Record]:
+    first = read_record_at(path, 0, max_body_bytes)
+    known = first.record_type == "warcinfo" and first.crawl != crawl_from_filename(path)
+    crawl = first.crawl if known else crawl_from_filename(path)
+    with _open(path) as fileobj:
+        probe = _ArchiveStream(fileobj)
+        member, _ = probe.find_member(start)
+        if member is None:
+            return
+        fileobj.seek(member)
+        stream = _ArchiveStream(fileobj, start=member)
+        yield from _iter_stream(stream, path, max_body_bytes, crawl, crawl_known=known)
+
+
 def crawl_from_filename(name: str) -> str | None:
     """``CC-MAIN-YYYY-WW`` found anywhere in a path or file name, else None."""
     match = re.search(r"CC-MAIN-(\d{4})-(\d{2})(?!\d)", name or "")
@@ -810,7 +899,7 @@ class _Unreadable(Exception):
 
 
 def _iter_stream(
-    stream: _ArchiveStream, name: str, max_body_bytes: int, crawl: str | None
+    stream: _ArchiveStream, name: str, max_body_bytes: int, crawl: str | None, crawl_known: bool = False
 ) -> Iterator[Record]:
     it = _RecordIterator(stream)
     yielded = False  # anything yielded yet
@@ -821,7 +910,7 @@ def _iter_stream(
         )
         yielded = True
     reported = False  # the stream's current error was reported on a record
-    crawl_known = False  # the first isPartOf of a warcinfo record is the file's crawl
+    # the first isPartOf of a warcinfo record is the file's crawl (crawl_known: it was found already)
     while True:
         pos = it.offset
         result = None

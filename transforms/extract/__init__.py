@@ -28,6 +28,7 @@ listings (see DEFAULT_MAX_HTML_CHARS).
 from __future__ import annotations
 
 import atexit
+import functools
 import importlib
 import json
 import logging
@@ -47,6 +48,8 @@ from multiprocessing.connection import Connection
 
 KIND_TRAFILATURA = "trafilatura"
 KIND_RESILIPARSE = "resiliparse"
+KIND_PAGE_TEXT = "resiliparse_page"  # all visible text of the page: the cascade's cheap pass
+KIND_CASCADE = "cascade"  # the page text first, trafilatura for what it cannot reject (cascade.py)
 
 FAILURE_TIMEOUT = "extract_timeout"
 FAILURE_CRASHED = "extract_crashed"
@@ -138,6 +141,8 @@ class ExtractResult:
     failure_reason: str | None = None
     failure_detail: str | None = None
     html_truncated: bool = False
+    extractor: str | None = None  # whose text this is (trafilatura / resiliparse / module:function)
+    skipped_by: str | None = None  # cascade: the rule whose margin resiliparse's text fell below
 
     @property
     def failed(self) -> bool:
@@ -202,9 +207,26 @@ def extract_resiliparse(html: str, url: str | None = None) -> ExtractResult:
     return ExtractResult(text=text, title=_clean_title(tree.title), published_date=None)
 
 
+def extract_page_text(html: str, url: str | None = None) -> ExtractResult:
+    """All the visible text of a page (Resiliparse without main-content detection, otherwise its settings
+    above): an upper bound on the words any main-text extractor finds in it. No title, no date."""
+    from resiliparse.extract.html2text import extract_plain_text
+    from resiliparse.parse.html import HTMLTree
+
+    if not html or not html.strip():
+        return ExtractResult("", None, None)
+    try:
+        tree = HTMLTree.parse(html)
+    except UnicodeEncodeError:
+        tree = HTMLTree.parse(html.encode("utf-8", "replace").decode("utf-8"))
+    text = extract_plain_text(tree, **{**RESILIPARSE_OPTIONS, "main_content": False}) or ""
+    return ExtractResult(text=text, title=None, published_date=None)
+
+
 EXTRACTORS: dict[str, Callable[[str, str | None], ExtractResult]] = {
     KIND_TRAFILATURA: extract_trafilatura,
     KIND_RESILIPARSE: extract_resiliparse,
+    KIND_PAGE_TEXT: extract_page_text,
 }
 
 # A small page run once in each new child so that lazy imports and caches (htmldate's dateparser fallback
@@ -218,10 +240,15 @@ _WARMUP_HTML = (
 )
 
 
-def resolve_extractor(kind: str) -> Callable[[str, str | None], ExtractResult]:
-    """The extraction function for `kind`: a name in EXTRACTORS or a dotted "module:function" path."""
+def resolve_extractor(kind: str, options: dict | None = None) -> Callable[[str, str | None], ExtractResult]:
+    """The extraction function for `kind`: a name in EXTRACTORS, "cascade" (with `options`, a
+    `cascade.Cascade.to_json()`), or a dotted "module:function" path."""
     if kind in EXTRACTORS:
         return EXTRACTORS[kind]
+    if kind == KIND_CASCADE:
+        from transforms.extract.cascade import Cascade, CascadeExtraction
+
+        return CascadeExtraction(Cascade.from_json(options or {"enabled": True, "rules": []}))
     module_name, sep, function_name = kind.partition(":")
     if not sep or not module_name or not function_name:
         raise ValueError(f"unknown extractor {kind!r}: use one of {sorted(EXTRACTORS)} or 'module:function'")
@@ -295,7 +322,12 @@ def _run_one(function, html: str, url: str | None) -> ExtractResult:
         return ExtractResult(None, None, None, FAILURE_ERROR, _describe(error))
     if not isinstance(result, ExtractResult):
         return ExtractResult(None, None, None, FAILURE_ERROR, f"extractor returned {type(result).__name__}")
+    if result.extractor is None:
+        result.extractor = _KIND_OF.get(function)
     return result
+
+
+_KIND_OF = {function: kind for kind, function in EXTRACTORS.items()}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -330,14 +362,16 @@ def _die_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _child_main(conn: Connection, kind: str, parent_pid: int) -> None:
+def _child_main(conn: Connection, kind: str, parent_pid: int, options: dict | None = None) -> None:
     """Child loop: receive (html, url), send back ("ok", fields...); None or EOF stops it."""
     logging.disable(logging.CRITICAL)  # trafilatura logs a warning per discarded page: noise on stderr
     _die_with_parent(parent_pid)
     try:
-        function = resolve_extractor(kind)
-        if kind in EXTRACTORS:
+        function = resolve_extractor(kind, options)
+        if kind in EXTRACTORS or kind == KIND_CASCADE:
             _run_one(function, _WARMUP_HTML, "https://example.com/2021/03/03/warm-up.html")
+        if kind == KIND_CASCADE:  # the warm-up page may be decided by the cheap pass: warm trafilatura too
+            _run_one(extract_trafilatura, _WARMUP_HTML, "https://example.com/2021/03/03/warm-up.html")
     except BaseException as error:
         conn.send(("startup_error", _describe(error)))
         return
@@ -349,8 +383,11 @@ def _child_main(conn: Connection, kind: str, parent_pid: int) -> None:
             return
         if message is None:
             return
-        html, url = message
-        result = _run_one(function, html, url)
+        html, url, decided = message
+        if decided and hasattr(function, "cheap"):  # the cascade, for a page decided before extraction
+            result = _run_one(functools.partial(function.cheap, reason=decided), html, url)
+        else:
+            result = _run_one(function, html, url)
         conn.send(
             (
                 "ok",
@@ -359,14 +396,18 @@ def _child_main(conn: Connection, kind: str, parent_pid: int) -> None:
                 result.published_date,
                 result.failure_reason,
                 result.failure_detail,
+                result.extractor,
+                result.skipped_by,
             )
         )
 
 
 def _child_entry() -> None:
-    """Entry point of ``python -c`` in the child: argv = [fd, kind, parent_pid]; sys.path is already set."""
+    """Entry point of ``python -c`` in the child: argv = [fd, kind, parent_pid, options as JSON]; sys.path is
+    already set."""
     fd, kind, parent_pid = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-    _child_main(Connection(fd), kind, parent_pid)
+    options = json.loads(sys.argv[4]) if len(sys.argv) > 4 else None
+    _child_main(Connection(fd), kind, parent_pid, options)
 
 
 # The child is a fresh interpreter with the parent's sys.path, like multiprocessing's "spawn", but started
@@ -431,8 +472,9 @@ class Extractor:
         time_limit_s: float | None = DEFAULT_TIME_LIMIT_S,
         max_html_chars: int | None = DEFAULT_MAX_HTML_CHARS,
         startup_timeout_s: float = STARTUP_TIMEOUT_S,
+        options: dict | None = None,
     ):
-        if kind not in EXTRACTORS and ":" not in kind:
+        if kind not in EXTRACTORS and kind != KIND_CASCADE and ":" not in kind:
             raise ValueError(
                 f"unknown extractor {kind!r}: use one of {sorted(EXTRACTORS)} or 'module:function'"
             )
@@ -442,6 +484,7 @@ class Extractor:
         self.time_limit_s = time_limit_s
         self.max_html_chars = max_html_chars
         self.startup_timeout_s = startup_timeout_s
+        self.options = options
         self.starts = 0  # children started so far (1 + restarts after timeouts and crashes)
         self._process: subprocess.Popen | None = None
         self._conn: Connection | None = None
@@ -455,6 +498,7 @@ class Extractor:
             "time_limit_s": self.time_limit_s,
             "max_html_chars": self.max_html_chars,
             "startup_timeout_s": self.startup_timeout_s,
+            "options": self.options,
         }
 
     def __setstate__(self, state: dict) -> None:
@@ -478,15 +522,20 @@ class Extractor:
         process = self._process
         return process.pid if process is not None and process.poll() is None else None
 
-    def extract(self, html: str | None, url: str | None = None) -> ExtractResult:
+    def extract(self, html: str | None, url: str | None = None, decided: str | None = None) -> ExtractResult:
+        """`decided`: the rule that already rejects this page (the cascade then runs its cheap pass only)."""
         html, truncated = prepare_html(html, self.max_html_chars)
         if self.time_limit_s is None:
             if self._function is None:
-                self._function = resolve_extractor(self.kind)
-            result = _run_one(self._function, html, url)
+                self._function = resolve_extractor(self.kind, self.options)
+            function = self._function
+            if decided and hasattr(function, "cheap"):
+                result = _run_one(functools.partial(function.cheap, reason=decided), html, url)
+            else:
+                result = _run_one(function, html, url)
         else:
             with self._lock:
-                result = self._extract_in_child(html, url)
+                result = self._extract_in_child(html, url, decided)
         result.html_truncated = truncated
         return result
 
@@ -504,7 +553,7 @@ class Extractor:
         """Start a child and wait for its "ready"; raise ExtractorStartupError or RuntimeError if it fails."""
         parent_sock, child_sock = socket.socketpair()
         args = [sys.executable, "-c", _CHILD_BOOTSTRAP, json.dumps(sys.path)]
-        args += [str(child_sock.fileno()), self.kind, str(os.getpid())]
+        args += [str(child_sock.fileno()), self.kind, str(os.getpid()), json.dumps(self.options)]
         try:
             process = _launch(args, pass_fds=(child_sock.fileno(),))
         except OSError as error:
@@ -563,7 +612,7 @@ class Extractor:
             return f"child killed by signal {-code} ({name})"
         return f"child exited with status {code}"
 
-    def _extract_in_child(self, html: str, url: str | None) -> ExtractResult:
+    def _extract_in_child(self, html: str, url: str | None, decided: str | None = None) -> ExtractResult:
         # a child that died while idle (e.g. killed from outside) is replaced without blaming this document
         if self._process is not None and self._process.poll() is not None:
             self._stop_child(polite=False)
@@ -578,7 +627,7 @@ class Extractor:
         deadline = time.monotonic() + self.time_limit_s
         try:
             # the child always waits in recv() here, so sending even a large page returns after one copy
-            conn.send((html, url))
+            conn.send((html, url, decided))
             if not conn.poll(max(deadline - time.monotonic(), 0.0)):
                 self._stop_child(polite=False)
                 return ExtractResult(
@@ -593,5 +642,13 @@ class Extractor:
             detail = self._exit_detail(process)
             self._stop_child(polite=False)
             return ExtractResult(None, None, None, FAILURE_CRASHED, f"{detail} ({type(error).__name__})")
-        _, text, title, published_date, failure_reason, failure_detail = message
-        return ExtractResult(text, title, published_date, failure_reason, failure_detail)
+        _, text, title, published_date, failure_reason, failure_detail, extractor, skipped_by = message
+        return ExtractResult(
+            text,
+            title,
+            published_date,
+            failure_reason,
+            failure_detail,
+            extractor=extractor,
+            skipped_by=skipped_by,
+        )

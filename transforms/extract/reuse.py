@@ -1,0 +1,85 @@
+"""Extract once per payload: a response whose verified WARC-Payload-Digest was already extracted reuses it.
+
+Crawls fetch the same bytes many times (mirrors, redirects to one page, refetches across a crawl): the
+payload digest names the bytes, and a digest the reader verified against them (``digest_verified``) is as
+good as comparing the bytes. The key also holds what else extraction depends on: the charset header
+(decoding) and the date htmldate reads from the URL (the only way the URL changes the result; the text
+and title do not depend on it). Pure: no Beam; one cache per worker process (the extract DoFn's), so
+copies are found within a worker, not across workers (that would need a shuffle of the HTML).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+
+from transforms.extract import ExtractResult
+
+# The date in a URL as htmldate finds it (htmldate.extractors.COMPLETE_URL, copied: importing htmldate
+# costs the parent process lxml): part of the key, so a copy never inherits another URL's date.
+_URL_DATE = re.compile(r"\D((?:199[0-9]|20[0-3][0-9]))[/_-]([0-1]?[0-9])[/_-]([0-3]?[0-9])(?:\D|$)")
+
+MAX_ENTRIES = 4096  # results kept per worker (least recently used first out)
+MAX_TEXT_CHARS = 200_000  # longer texts are not kept: a few huge pages must not fill the worker's memory
+
+
+def payload_key(row: dict, charset_header: str | None) -> tuple | None:
+    """The reuse key of a response row, or None when its payload digest is missing or not verified."""
+    digest = row.get("payload_digest")
+    if not digest or row.get("digest_verified") is not True:
+        return None
+    match = _URL_DATE.search(row.get("url") or "")
+    return digest, charset_header, match.group(0) if match else None
+
+
+class PayloadCache:
+    """Least-recently-used map from `payload_key` to the ExtractResult of the first copy."""
+
+    def __init__(self, max_entries: int = MAX_ENTRIES):
+        self.max_entries = max_entries
+        self._results: OrderedDict[tuple, ExtractResult] = OrderedDict()
+        self.hits = 0
+
+    def get(self, key: tuple | None) -> ExtractResult | None:
+        if key is None or key not in self._results:
+            return None
+        self._results.move_to_end(key)
+        self.hits += 1
+        return self._results[key]
+
+    def put(self, key: tuple | None, result: ExtractResult) -> None:
+        """Keep a successful result (a failure such as a timeout may not repeat: it is retried)."""
+        if key is None or result.failed or len(result.text or "") > MAX_TEXT_CHARS:
+            return
+        self._results[key] = result
+        self._results.move_to_end(key)
+        while len(self._results) > self.max_entries:
+            self._results.popitem(last=False)
+
+
+def extract_response(
+    row: dict,
+    body: bytes,
+    charset_header: str | None,
+    extractor,
+    cache: PayloadCache,
+    thresholds=None,
+) -> tuple[ExtractResult, bool]:
+    """One HTML response through extraction, as the pipeline's extract step runs it: decode, reuse a
+    payload extracted before, else extract (with `thresholds`, the cascade's pages decided before extraction
+    get its cheap pass only). Sets row["charset"] and row["extractor"]; returns (result, reused)."""
+    from transforms import warc
+    from transforms.extract.cascade import decided_before_extraction
+
+    html, charset = warc.decode_html(body, charset_header)
+    row["charset"] = charset
+    key = payload_key(row, charset_header)
+    result = cache.get(key)
+    reused = result is not None
+    if not reused:
+        decided = decided_before_extraction(row, thresholds) if thresholds is not None else None
+        result = extractor.extract(html, row.get("url"), decided)
+        if not decided:
+            cache.put(key, result)
+    row["extractor"] = result.extractor or extractor.kind
+    return result, reused
