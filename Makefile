@@ -38,6 +38,8 @@ docs: setup
 bench: setup bench-datatrove-venv
 	$(BIN)/python -m pipeline.evaluation aeb
 	$(BIN)/python -m pipeline.evaluation aeb --extractor resiliparse
+	$(BIN)/python -m bench.cascade_bench measure
+	$(BIN)/python -m bench.cascade_bench report
 	$(BIN)/python -m bench.signals_bench
 	$(BIN)/python -m bench.synthetic_mixtures
 	$(BIN)/python -m bench.run_all

@@ -206,7 +206,8 @@ def report(config: str | None) -> dict:
             t["trafilatura_cpu_s"] += n * r["trafilatura_cpu_s"]
             if not why:
                 t["cascade_cpu_s"] += n * r["trafilatura_cpu_s"]
-            t["cascade_cpu_s"] += n * r["page_text_cpu_s"]
+            if r["html_chars"] <= cascade.max_html_chars:  # longer pages skip the cheap pass
+                t["cascade_cpu_s"] += n * r["page_text_cpu_s"]
         kept = t["trafilatura_kept"]
         table[source] = {
             "pages": t["pages"],
