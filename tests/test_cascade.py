@@ -204,6 +204,10 @@ def test_payload_key_needs_a_verified_digest_and_keeps_url_dates_apart():
     for n in range(3):
         cache.put(("k", n), result)
     assert cache.get(payload_key(row, None)) is None  # least recently used out
+    small = PayloadCache(max_total_chars=10)  # a bound on the text held, whatever the number of entries
+    small.put(("a",), ExtractResult("x" * 6, None, None))
+    small.put(("b",), ExtractResult("y" * 6, None, None))
+    assert small.get(("a",)) is None and small.get(("b",)).text == "y" * 6
 
 
 def test_byte_ranges_read_every_record_once(shared_data, tmp_path):

@@ -6,6 +6,8 @@ Pure functions first (no Beam here):
   kept) plus the page title and htmldate's publication date (YYYY-MM-DD).
 - `extract_resiliparse(html, url)`: Resiliparse ``extract_plain_text(main_content=True)`` plus ``<title>``;
   no date (Resiliparse has no date extractor).
+- `extract_page_text(html, url)`: Resiliparse's text of the whole page (no main-content detection): the
+  cascade's cheap pass (`cascade.py`, kind ``"cascade"``); `reuse.py` extracts each payload once.
 - `prepare_html(html, max_html_chars)`: drops script/style bodies, then cuts what is left to the cap.
 - `Extractor(kind, time_limit_s, max_html_chars)`: runs one of the extractors in a persistent child process
   and waits with a deadline. A document that runs past the limit gets its child killed (SIGKILL: a hang

@@ -21,6 +21,7 @@ _URL_DATE = re.compile(r"\D((?:199[0-9]|20[0-3][0-9]))[/_-]([0-1]?[0-9])[/_-]([0
 
 MAX_ENTRIES = 4096  # results kept per worker (least recently used first out)
 MAX_TEXT_CHARS = 200_000  # longer texts are not kept: a few huge pages must not fill the worker's memory
+MAX_TOTAL_CHARS = 20_000_000  # text characters kept in all (~20-80 MB), whatever the number of entries
 
 
 def payload_key(row: dict, charset_header: str | None) -> tuple | None:
@@ -35,9 +36,11 @@ def payload_key(row: dict, charset_header: str | None) -> tuple | None:
 class PayloadCache:
     """Least-recently-used map from `payload_key` to the ExtractResult of the first copy."""
 
-    def __init__(self, max_entries: int = MAX_ENTRIES):
+    def __init__(self, max_entries: int = MAX_ENTRIES, max_total_chars: int = MAX_TOTAL_CHARS):
         self.max_entries = max_entries
+        self.max_total_chars = max_total_chars
         self._results: OrderedDict[tuple, ExtractResult] = OrderedDict()
+        self._chars = 0
         self.hits = 0
 
     def get(self, key: tuple | None) -> ExtractResult | None:
@@ -49,12 +52,13 @@ class PayloadCache:
 
     def put(self, key: tuple | None, result: ExtractResult) -> None:
         """Keep a successful result (a failure such as a timeout may not repeat: it is retried)."""
-        if key is None or result.failed or len(result.text or "") > MAX_TEXT_CHARS:
+        if key is None or result.failed or len(result.text or "") > MAX_TEXT_CHARS or key in self._results:
             return
         self._results[key] = result
-        self._results.move_to_end(key)
-        while len(self._results) > self.max_entries:
-            self._results.popitem(last=False)
+        self._chars += len(result.text or "")
+        while self._results and (len(self._results) > self.max_entries or self._chars > self.max_total_chars):
+            _, old = self._results.popitem(last=False)
+            self._chars -= len(old.text or "")
 
 
 def extract_response(
