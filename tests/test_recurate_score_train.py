@@ -96,9 +96,17 @@ def test_recurate_equals_a_fresh_run(tmp_path, files):
     ):
         assert sa[key] == sb[key], key
     assert sb["accounting_ok"] and sb["recurated_from"] == str(first)
-    # the text comes through a recurate untouched
-    texts = {r["id"]: r["text"] for r in pq.read_table(fresh / "rejected").to_pylist()}
-    assert texts == {r["id"]: r["text"] for r in pq.read_table(recurated / "rejected").to_pylist()}
+
+    # the text comes through a recurate untouched (the first run's: a fresh run with a config whose rules
+    # differ may decide other pages by the extraction cascade's cheap pass, with its text)
+    def texts(out):
+        return {
+            r["id"]: r["text"]
+            for root in ("curated", "rejected")
+            for r in pq.read_table(out / root).to_pylist()
+        }
+
+    assert texts(first) == texts(recurated)
 
 
 def test_recurate_needs_a_run_directory(tmp_path, capsys):
