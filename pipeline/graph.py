@@ -29,6 +29,7 @@ from transforms.dedup import DedupConfig, Deduplicate
 from transforms.extract import Extractor
 from transforms.schema import STATUS_FAILED, document_id, domain_of, new_row
 from transforms.sink import WriteDocuments
+from transforms.synthetic import beam as synthetic_beam
 
 SCORE_BATCH = 256
 DEDUP_INDEX = "dedup_index"  # this run's MinHash signature index, for --dedup-against in later runs
@@ -234,7 +235,7 @@ class EstimateAndDecide(beam.PTransform):
         th = load_thresholds(self.thresholds_path)
         max_share, min_docs = th.synthetic_domain_max_share, th.synthetic_domain_min_docs
         # rows -> {"domain": estimate per (crawl, domain), "crawl": estimate per crawl}
-        estimates = scored | "estimate synthetic share" >> synthetic.EstimateSyntheticShare()
+        estimates = scored | "estimate synthetic share" >> synthetic_beam.EstimateSyntheticShare()
         # estimate -> ((crawl, domain), True) for content farms only: a small side input
         farms = (
             estimates["domain"]
@@ -258,8 +259,9 @@ class EstimateAndDecide(beam.PTransform):
                 codec="zstd",
             )
         )
-        by_cohort = decided | "estimate synthetic share per cohort" >> synthetic.EstimateSyntheticShareBy(
-            "cohort"
+        by_cohort = (
+            decided
+            | "estimate synthetic share per cohort" >> synthetic_beam.EstimateSyntheticShareBy("cohort")
         )
         return decided, estimates["crawl"], by_cohort
 

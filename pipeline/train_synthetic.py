@@ -6,7 +6,7 @@ Data: the L2R set (``../shared/data/synthetic-text-l2r/l2r.jsonl.gz``, CC BY 3.0
 LLM rewrites by four generators, 20 domains). Everything is split by ``pair_id`` (a human passage and its
 rewrites stay together): 70% train, 15% calibration, 15% test; unpaired rewrites only train.
 
-The model (see transforms/synthetic.py):
+The model (see transforms/synthetic/):
 
 1. fastText bigram classifier on normalised, lower-cased text (human lines repeated to balance the
    classes, thread=1 + seed: deterministic), quantised; scored by its raw margin.
@@ -41,6 +41,7 @@ import numpy as np
 
 from pipeline.corpus import read_records
 from transforms import synthetic as syn
+from transforms.synthetic.features import WORD_RE, _passage_features
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "synthetic-text-l2r" / "l2r.jsonl.gz"
@@ -108,14 +109,14 @@ class Corpus:
             t = syn.normalize_for_detection(text)
             lines.append(syn.fasttext_line(t, normalized=True))
             n_words.append(len(t.split()))
-            ok.append(bool(syn._WORD_RE.search(t)))
+            ok.append(bool(WORD_RE.search(t)))
             if not ok[-1]:
                 continue
             n_phrases = syn.count_chatbot_phrases(t, normalized=True)
             for p in syn.passages(t):
                 p_text.append(i)
                 p_lines.append(syn.fasttext_line(p, normalized=True))
-                p_rows.append(syn._passage_features(p, None, n_phrases))
+                p_rows.append(_passage_features(p, None, n_phrases))
         return cls(
             y=np.asarray(labels, dtype=np.int64),
             lines=lines,

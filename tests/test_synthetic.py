@@ -273,7 +273,7 @@ def test_estimate_synthetic_share_transform():
     from apache_beam.options.pipeline_options import PipelineOptions
     from apache_beam.testing.util import assert_that
 
-    from transforms.synthetic import EstimateSyntheticShare
+    from transforms.synthetic.beam import EstimateSyntheticShare
 
     rows = []
     # crawl A: farm.example 40 docs, 36 flagged; news.example 60 docs, 6 flagged; tiny.example 2 flagged of 2
