@@ -76,6 +76,16 @@ class PristineOptions(PipelineOptions):
             help="signature indexes (DIR/dedup_index of earlier runs): matching documents are duplicates of them",
         )
         parser.add_argument(
+            "--synthetic-reference",
+            "--synthetic_reference",
+            dest="synthetic_reference",
+            nargs="+",
+            default=[],
+            help="earlier run directories (or their synthetic_by_domain*.parquet files) whose documents are the "
+            "human baseline of the synthetic-share estimates (default: this run's pre_llm documents, else the "
+            "model's human web histogram)",
+        )
+        parser.add_argument(
             "--rows-per-file",
             "--rows_per_file",
             dest="rows_per_file",

@@ -8,7 +8,8 @@ ending in the batch id, so every batch of every snapshot lands in one Hive-parti
 (`DIR/curated/crawl=*/lang=*/`). A batch is finished when its line is in `DIR/manifest.jsonl`; a rerun
 skips finished batches, re-does the one that was interrupted (first deleting any files a half-finished
 commit left), and ends with the same files an uninterrupted run writes. `DIR/stats.json` is the sum of
-the batches' stats (`DIR/_batches/<batch>.json`).
+the batches' stats (`DIR/_batches/<batch>.json`). The synthetic-share estimates of a snapshot use the
+committed batches of the older ones as their human reference (``reference_files``).
 """
 
 from __future__ import annotations
@@ -131,6 +132,20 @@ def commit_batch(staging: str, output: str, batch: Batch) -> dict:
         f.write(json.dumps(stats, indent=2, sort_keys=True).encode())
     FileSystems.delete([staging])
     return stats
+
+
+def reference_files(output: str, crawl: str) -> list[str]:
+    """The synthetic_by_domain files of the committed batches of snapshots older than `crawl`: the human
+    baseline of `crawl`'s synthetic-share estimates (file names end in the batch id, which starts with
+    its crawl)."""
+    files = FileSystems.match([FileSystems.join(output, "synthetic_by_domain-*.parquet")])[0].metadata_list
+    older = []
+    for meta in files:
+        name = meta.path.rsplit("/", 1)[-1].removeprefix("synthetic_by_domain-")
+        match = re.match(r"^(CC-MAIN-\d{4}-\d{2})-b\d+-", name)
+        if match and crawl_key(match.group(1)) < crawl_key(crawl):
+            older.append(meta.path)
+    return sorted(older)
 
 
 def flatten(stats: dict, prefix: str = "") -> dict[str, int]:

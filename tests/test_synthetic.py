@@ -249,73 +249,10 @@ def test_adjusted_share_interval_coverage():
         assert 0.93 <= hits / len(draws) <= 0.975
 
 
-def test_shrink_and_prior_strength():
-    # a 3-page domain with every page flagged lands near the overall rate; a 3,000-page one keeps its own
-    k_small, n_small = syn.shrink(3, 3, prior_rate=0.2, strength=50)
-    assert math.isclose(k_small / n_small, (3 + 10) / 53)
-    k_big, n_big = syn.shrink(2400, 3000, prior_rate=0.2, strength=50)
-    assert abs(k_big / n_big - 0.8) < 0.02
-    # identical domains (no between-domain variance) -> the strongest prior; spread-out ones -> weak
-    rates = [0.2] * 10
-    assert (
-        syn.prior_strength(10, sum(rates), sum(r * r for r in rates), 10 / 100, 0.2) == syn.MAX_PRIOR_STRENGTH
-    )
-    rates = [0.0, 1.0] * 5
-    strength = syn.prior_strength(10, sum(rates), sum(r * r for r in rates), 10 / 100, 0.5)
-    assert syn.MIN_PRIOR_STRENGTH <= strength < 5
-    assert syn.prior_strength(3, 0.6, 0.12, 0.03, 0.2) == syn.DEFAULT_PRIOR_STRENGTH
+def test_content_farm_rule():
     farm = {"n_scored": 50, "share_low": 0.7}
     assert syn.is_content_farm(farm, 0.5) and not syn.is_content_farm({**farm, "n_scored": 5}, 0.5)
-
-
-def test_estimate_synthetic_share_transform():
-    import apache_beam as beam
-    from apache_beam.options.pipeline_options import PipelineOptions
-    from apache_beam.testing.util import assert_that
-
-    from transforms.synthetic.beam import EstimateSyntheticShare
-
-    rows = []
-    # crawl A: farm.example 40 docs, 36 flagged; news.example 60 docs, 6 flagged; tiny.example 2 flagged of 2
-    for domain, n, k in (("farm.example", 40, 36), ("news.example", 60, 6), ("tiny.example", 2, 2)):
-        rows += [{"crawl": "A", "domain": domain, "synthetic_score": 0.9, "status": "kept"}] * k
-        rows += [{"crawl": "A", "domain": domain, "synthetic_score": 0.1, "status": "kept"}] * (n - k)
-    rows += [{"crawl": "A", "domain": "news.example", "synthetic_score": None, "status": "kept"}] * 5
-    rows += [{"crawl": "A", "domain": "news.example", "synthetic_score": 0.9, "status": "failed"}] * 7
-    rows += [{"crawl": "B", "domain": "news.example", "synthetic_score": 0.1, "status": "rejected"}] * 10
-    tpr, fpr = 0.8, 0.1
-
-    def check_domains(records):
-        by = {(r["crawl"], r["domain"]): r for r in records}
-        assert set(by) == {
-            ("A", "farm.example"),
-            ("A", "news.example"),
-            ("A", "tiny.example"),
-            ("B", "news.example"),
-        }
-        news = by["A", "news.example"]
-        assert (news["n_docs"], news["n_scored"], news["n_flagged"]) == (65, 60, 6)
-        assert set(news) == set(syn.DOMAIN_ESTIMATE_FIELDS)
-        farm, tiny = by["A", "farm.example"], by["A", "tiny.example"]
-        assert farm["share"] > 0.7 and news["share_unshrunk"] == 0.0 and news["share"] < 0.2
-        assert tiny["share_unshrunk"] == 1.0 and tiny["share"] < 0.8  # 2 pages: shrunk to crawl A's rate
-        assert farm["prior_strength"] == syn.DEFAULT_PRIOR_STRENGTH  # 3 domains: too few to estimate it
-        expected = syn.adjusted_share(*syn.shrink(36, 40, 44 / 102, syn.DEFAULT_PRIOR_STRENGTH), tpr, fpr)
-        assert np.allclose([farm["share"], farm["share_low"], farm["share_high"]], expected)
-
-    def check_crawls(records):
-        by = {r["crawl"]: r for r in records}
-        a = by["A"]
-        assert (a["n_docs"], a["n_scored"], a["n_flagged"], a["n_domains"]) == (107, 102, 44, 3)
-        assert np.allclose(
-            [a["share"], a["share_low"], a["share_high"]], syn.adjusted_share(44, 102, tpr, fpr)
-        )
-        assert by["B"]["share"] == 0.0 and set(a) == set(syn.CRAWL_ESTIMATE_FIELDS)
-
-    with beam.Pipeline(options=PipelineOptions(runner="FnApiRunner")) as p:
-        estimates = p | beam.Create(rows) | EstimateSyntheticShare(threshold=0.5, tpr=tpr, fpr=fpr)
-        assert_that(estimates["domain"], check_domains, label="domains")
-        assert_that(estimates["crawl"], check_crawls, label="crawls")
+    assert not syn.is_content_farm({"n_scored": 50, "share_low": None}, 0.5)  # no estimate of its own
 
 
 # --------------------------------------------------------------------------------------------------
@@ -394,14 +331,3 @@ def test_evaluate_cli(tmp_path, l2r_rows, capsys):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "x", "label": "robot"}\n')
     assert evaluate_synthetic.main(["--input", str(bad)]) == 2
-
-
-def test_group_estimates_merge_from_their_counts():
-    a = syn.group_record({"n_docs": 120, "n_scored": 100, "n_flagged": 40}, 0.5, 0.8, 0.2, 1000, 1000)
-    b = syn.group_record({"n_docs": 30, "n_scored": 20, "n_flagged": 2}, 0.5, 0.8, 0.2, 1000, 1000)
-    merged = syn.merge_group_records([a, b])
-    whole = syn.group_record({"n_docs": 150, "n_scored": 120, "n_flagged": 42}, 0.5, 0.8, 0.2, 1000, 1000)
-    assert merged == whole
-    assert merged["share_low"] < merged["share"] < merged["share_high"]
-    with pytest.raises(ValueError, match="different thresholds or rates"):
-        syn.merge_group_records([a, {**b, "tpr": 0.7}])
