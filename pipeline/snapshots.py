@@ -110,14 +110,23 @@ def append_manifest(output: str, entry: dict) -> None:
     FileSystems.rename([tmp], [path])  # replaces the old manifest in one step (os.rename; a copy on GCS)
 
 
+def _parquet_files(root: str, name: str) -> list:
+    """Files called `name` (a glob) under root: in its subdirectories and at its top (synthetic_by_domain)."""
+    found = {}
+    for pattern in (FileSystems.join(root, "**", name), FileSystems.join(root, name)):
+        for meta in FileSystems.match([pattern])[0].metadata_list:
+            found[meta.path] = meta
+    return [found[path] for path in sorted(found)]
+
+
 def commit_batch(staging: str, output: str, batch: Batch) -> dict:
     """Move a finished batch's files into output (names ending in the batch id); returns its stats."""
-    leftovers = FileSystems.match([FileSystems.join(output, "**", f"*-{batch.id}.parquet")])[0].metadata_list
+    leftovers = _parquet_files(output, f"*-{batch.id}.parquet")
     if leftovers:  # a commit that was killed half-way
         FileSystems.delete([m.path for m in leftovers])
     with FileSystems.open(FileSystems.join(staging, STATS_FILE), compression_type="uncompressed") as f:
         stats = json.loads(f.read())
-    for meta in FileSystems.match([FileSystems.join(staging, "**", "*.parquet")])[0].metadata_list:
+    for meta in _parquet_files(staging, "*.parquet"):
         relative = meta.path[len(staging) :].lstrip("/")
         directory, _, name = relative.rpartition("/")
         target_dir = FileSystems.join(output, directory)
