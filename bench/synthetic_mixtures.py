@@ -3,14 +3,16 @@
     .venv/bin/python -m bench.synthetic_mixtures [--n 400] [--reps 50] [--bins N]
 
 Human side: the English pre-LLM pages of ``pipeline.web_text`` (the shared web pages and WARC samples
-through the pipeline's own extraction), test split; AI side: the L2R AI rewrites of the shipped model's
+through the pipeline's own extraction), held out from training; AI side: the L2R AI rewrites of the shipped model's
 held-out test split (split by pair_id, seed 0). Neither was seen in training. For each true share (0, 5,
 20, 50%) it draws `reps` mixtures of `n` documents (with replacement), and estimates the AI share as the
 pipeline does (``mixture_estimate``) against two human references:
 
-- ``shipped``: the model's human histogram (what a run without a reference uses);
-- ``same-kind``: the calibration split of the same web pages, shrunk towards the shipped histogram (what a
-  run with a reference of the same kind of text uses: earlier snapshots, --synthetic-reference).
+- ``shipped``: the model's human histogram (what a run without a reference uses), human pages from the
+  test split;
+- ``same-kind``: each draw splits the held-out pages (calibration and test splits) at random in halves: one
+  is the reference pool (``pool_distribution``: what a run with a reference of the same kind of text uses,
+  earlier snapshots or --synthetic-reference), the mixture's human pages come from the other.
 
 Then the pre-LLM corpora, per source: every English pre-LLM page against the shipped histogram (target:
 an interval including 0). ``--bins N`` replaces the model's bins by N equal-width bins whose human and AI
@@ -74,21 +76,28 @@ def main(argv=None) -> int:
         f"pages; AI test {len(ai['test'])} texts; mixtures of {args.n}, {args.reps} per share"
     )
     shipped = pop.smoothed(bins.human), float(sum(bins.human))
-    same_kind = pop.reference_distribution(histogram(human["cal"], bins), *shipped)
     rng = np.random.default_rng(0)
     human_test, ai_test = np.array(human["test"]), np.array(ai["test"])
+    held_out = np.concatenate([human["cal"], human["test"]])
     print(
         "| true share | reference | mean estimate | mean abs error | max abs error | 95% coverage | mean width |"
     )
     print("|---|---|---|---|---|---|---|")
     for share in SHARES:
-        samples = []
+        runs: dict[str, list] = {"shipped": [], "same-kind": []}
         for _ in range(args.reps):
             k = rng.binomial(args.n, share)
-            mix = np.concatenate([rng.choice(ai_test, k), rng.choice(human_test, args.n - k)])
-            samples.append(histogram(mix, bins))
-        for name, (f_human, n_human) in (("shipped", shipped), ("same-kind", same_kind)):
-            est = [pop.mixture_estimate(h, f_human, n_human, bins.ai) for h in samples]
+            ai_part = rng.choice(ai_test, k)
+            # shipped: the human pages come from the test split (the model's histograms are of cal)
+            mix = np.concatenate([ai_part, rng.choice(human_test, args.n - k)])
+            runs["shipped"].append(pop.mixture_estimate(histogram(mix, bins), *shipped, bins.ai))
+            # same-kind: a random half of the held-out pages is the reference, the other half the target
+            order = rng.permutation(len(held_out))
+            reference, pages = held_out[order[: len(order) // 2]], held_out[order[len(order) // 2 :]]
+            mix = np.concatenate([ai_part, rng.choice(pages, args.n - k)])
+            f_human, n_human = pop.pool_distribution(histogram(reference, bins), bins)
+            runs["same-kind"].append(pop.mixture_estimate(histogram(mix, bins), f_human, n_human, bins.ai))
+        for name, est in runs.items():
             errors = [abs(e - share) for e, _, _ in est]
             covered = sum(lo <= share <= hi for _, lo, hi in est)
             print(

@@ -256,3 +256,15 @@ def test_reference_files(tmp_path):
     assert reference_files([str(tmp_path / "run")]) == [str(tmp_path / "run" / "synthetic_by_domain.parquet")]
     with pytest.raises(ValueError, match="no synthetic_by_domain"):
         reference_files([str(tmp_path)])
+
+
+def test_sparse_reference_bins_are_merged():
+    assert pop.merged_bins([50, 30, 5, 5, 5, 5, 1, 0], 10).tolist() == [0, 1, 2, 4]
+    assert pop.merged_bins([3, 3], 10).tolist() == [0]
+    assert pop.merged_bins([3, 3, 3], 0).tolist() == [0, 1, 2]
+    # a page in a bin the reference never saw does not make the pages AI-written by itself
+    rng = np.random.default_rng(12)
+    reference = draw(rng, 60, 0.0)
+    target = draw(rng, 300, 0.0)
+    f, n = pop.pool_distribution(reference, BINS)
+    assert pop.mixture_estimate(target, f, n, BINS.ai)[1] == 0.0

@@ -114,6 +114,8 @@ MIN_REFERENCE_DOCS = 30
 REFERENCE_STRENGTH = 30.0
 #: Pseudo-count per bin of a histogram used as a distribution (Jeffreys), so no bin has probability 0.
 PSEUDOCOUNT = 0.5
+#: Adjacent score bins are merged until the human reference has this many documents in each.
+MIN_BIN_REFERENCE = 20.0
 #: Draws of (f_human, f_ai) for the reference part of the interval.
 REFERENCE_DRAWS = 200
 CHI2_95 = 3.841458820694124
@@ -211,19 +213,45 @@ def mixture_share(target, f_human, f_ai) -> tuple[float, float, float]:
     return float(GRID[best]), float(inside[0]), float(inside[-1])
 
 
+def merged_bins(expected, min_count: float) -> np.ndarray:
+    """Start indices of runs of adjacent bins, each run holding at least `min_count` of `expected` (the
+    reference's documents per bin; a last short run joins the one before). A bin the reference has seen a
+    handful of times has no usable probability: its documents would all count as AI text."""
+    starts, acc = [0], 0.0
+    for i, e in enumerate(expected):
+        if i and acc >= min_count:
+            starts.append(i)
+            acc = 0.0
+        acc += e
+    if acc < min_count and len(starts) > 1:
+        starts.pop()
+    return np.array(starts)
+
+
 def mixture_estimate(
-    target, f_human, human_n: float, ai_counts, draws: int = REFERENCE_DRAWS, seed: int = 0
+    target,
+    f_human,
+    human_n: float,
+    ai_counts,
+    draws: int = REFERENCE_DRAWS,
+    seed: int = 0,
+    min_bin_reference: float | None = None,
 ) -> tuple[float | None, float | None, float | None]:
     """(share, low, high) of AI text in `target` (bin counts) over the human distribution `f_human`.
 
     The interval joins two parts in quadrature on each side: the profile-likelihood interval (the
     target's own sampling) and the 2.5-97.5% range of the MLE when f_human ~ Dirichlet(f_human *
     human_n) and f_ai ~ Dirichlet(ai_counts + PSEUDOCOUNT) (the finite reference and AI histograms).
-    `human_n` is how many documents f_human stands for. (None, None, None) for an empty target."""
+    `human_n` is how many documents f_human stands for; bins are first merged so that each holds at
+    least `min_bin_reference` of them (``merged_bins``). (None, None, None) for an empty target."""
+    min_bin_reference = MIN_BIN_REFERENCE if min_bin_reference is None else min_bin_reference
     target = np.asarray(target, dtype=float)
     if target.sum() <= 0:
         return None, None, None
     f_human = np.asarray(f_human, dtype=float)
+    ai_counts = np.asarray(ai_counts, dtype=float)
+    starts = merged_bins(f_human * human_n, min_bin_reference)
+    target, f_human, ai_counts = (np.add.reduceat(v, starts) for v in (target, f_human, ai_counts))
     f_ai = smoothed(ai_counts)
     share, low, high = mixture_share(target, f_human, f_ai)
     rng = np.random.default_rng(seed)
@@ -245,6 +273,14 @@ def reference_distribution(counts, towards, towards_n: float, strength: float = 
     counts = np.asarray(counts, dtype=float)
     weight = min(strength, towards_n)
     return smoothed(counts, towards, weight), float(counts.sum() + weight)
+
+
+def pool_distribution(counts, bins: ScoreBins) -> tuple[np.ndarray, float]:
+    """The whole reference's histogram -> (distribution, documents it stands for): smoothed with the shipped
+    human histogram's shape at PSEUDOCOUNT per bin only, since that one is another kind of text."""
+    return reference_distribution(
+        counts, smoothed(bins.human), float(sum(bins.human)), PSEUDOCOUNT * bins.n_bins
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -357,7 +393,7 @@ def domain_estimate(
     refs, level, ref_n = [], "shipped", float(sum(bins.human))
     for q in (0, 1):
         if pool:
-            pool_f, pool_n = reference_distribution(split_vector(pool["vector"], bins)[q], *shipped)
+            pool_f, pool_n = pool_distribution(split_vector(pool["vector"], bins)[q], bins)
             own = np.zeros(bins.n_bins) if reference is None else split_vector(reference, bins)[q]
             refs.append(reference_distribution(own, pool_f, pool_n))
             if q == 0:
