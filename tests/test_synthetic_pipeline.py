@@ -10,6 +10,8 @@ import pytest
 
 from pipeline import cli
 from pipeline.stats import read_stats
+from transforms import langid
+from transforms import synthetic as syn
 from transforms.decide import decide, default_thresholds_path, thresholds_from_dict
 from transforms.schema import new_row
 
@@ -68,8 +70,18 @@ def farm_corpus(tmp_path_factory, shared_data):
     """Two domains of L2R passages: farm.example is AI rewrites, people.example human originals."""
     rows = [json.loads(line) for line in gzip.open(shared_data / "synthetic-text-l2r" / "l2r.jsonl.gz", "rt")]
     rng = random.Random(3)
-    human = [r["text"] for r in rows if r["label"] == "human" and len(r["text"].split()) > 60]
-    ai = [r["text"] for r in rows if r["label"] == "synthetic" and len(r["text"].split()) > 60]
+
+    def scored(text):  # texts the scorer does not abstain on (enough prose)
+        n_words, prose_words, _ = syn.prose_lines(syn.normalize_for_detection(text))
+        return syn.abstain_reason("en", n_words, prose_words) is None
+
+    lid = langid.load_model()
+
+    def english(texts):
+        return [t for t, (lang, _) in zip(texts, langid.identify(lid, texts), strict=True) if lang == "en"]
+
+    human = english([r["text"] for r in rows if r["label"] == "human" and scored(r["text"])])
+    ai = english([r["text"] for r in rows if r["label"] == "synthetic" and scored(r["text"])])
     docs = [
         {"id": f"h{i}", "url": f"https://people.example/{i}", "text": t}
         for i, t in enumerate(rng.sample(human, 60))
@@ -77,6 +89,12 @@ def farm_corpus(tmp_path_factory, shared_data):
     docs += [
         {"id": f"a{i}", "url": f"https://farm.example/{i}", "text": t}
         for i, t in enumerate(rng.sample(ai, 60))
+    ]
+    # pages with nothing to judge: a navigation menu, a link list
+    menu = "\n".join(["Home", "News", "Sports", "Weather", "Contact us", "About us", "Privacy policy"] * 10)
+    links = "\n".join(f"Cheap flights to city number {i} from only 20 dollars" for i in range(40))
+    docs += [
+        {"id": f"m{i}", "url": f"https://menus.example/{i}", "text": t} for i, t in enumerate([menu, links])
     ]
     path = tmp_path_factory.mktemp("farm") / "docs.jsonl"
     path.write_text("".join(json.dumps(d) + "\n" for d in docs))
@@ -122,3 +140,9 @@ def test_population_estimates_and_content_farm_rejection(farm_corpus, tmp_path):
     )
     assert stats["failed_rule_counts"]["synthetic_domain"] == 60
     assert not any(r["synthetic_domain"] for r in rows if r["domain"] == "people.example")
+    # every row carries synthetic_abstain_reason: null where scored, the reason where not
+    for r in rows:
+        assert (r["synthetic_score"] is None) == (r["synthetic_abstain_reason"] is not None), r["id"]
+    menus = [r for r in rows if r["domain"] == "menus.example"]
+    assert len(menus) == 2
+    assert all(r["synthetic_abstain_reason"] == "not_prose" and r["sample_weight"] == 1.0 for r in menus)

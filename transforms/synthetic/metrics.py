@@ -98,3 +98,29 @@ def binary_metrics(labels, scores, threshold: float | None = None) -> dict:
         out["tpr"] = float(flagged[y].mean()) if y.any() else None
         out["fpr"] = float(flagged[~y].mean()) if (~y).any() else None
     return out
+
+
+def threshold_at_fpr(human_scores, max_fpr: float) -> float:
+    """The lowest threshold t (a score value, or just above the top score) such that the share of
+    `human_scores` >= t is at most `max_fpr`. Ties move together, so the measured rate never exceeds it."""
+    s = np.sort(np.asarray(human_scores, dtype=np.float64))[::-1]
+    if len(s) == 0:
+        raise ValueError("no human scores to set a threshold on")
+    allowed = int(np.floor(max_fpr * len(s) + 1e-9))
+    # candidate thresholds: distinct scores, highest first; keep the lowest whose count >= t is allowed
+    best = float(np.nextafter(s[0], np.inf))
+    for t in np.unique(s)[::-1]:
+        if int((s >= t).sum()) > allowed:
+            break
+        best = float(t)
+    return best
+
+
+HISTOGRAM_BINS = 20
+
+
+def histogram(scores, bins: int = HISTOGRAM_BINS) -> tuple[list[float], list[int]]:
+    """(bins + 1 equal-width edges over [0, 1], counts per bin; the last bin holds 1.0)."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    counts, _ = np.histogram(np.clip(np.asarray(scores, dtype=np.float64), 0.0, 1.0), bins=edges)
+    return [round(float(e), 6) for e in edges], [int(c) for c in counts]
