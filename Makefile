@@ -40,6 +40,7 @@ bench: setup bench-datatrove-venv
 	$(BIN)/python -m pipeline.evaluation aeb --extractor resiliparse
 	$(BIN)/python -m bench.signals_bench
 	$(BIN)/python -m bench.synthetic_mixtures
+	$(BIN)/python -m bench.synthetic_backfill
 	$(BIN)/python -m bench.synthetic_bench
 	$(BIN)/python -m bench.run_all
 

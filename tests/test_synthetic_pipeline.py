@@ -146,3 +146,31 @@ def test_population_estimates_and_content_farm_rejection(farm_corpus, tmp_path):
     menus = [r for r in rows if r["domain"] == "menus.example"]
     assert len(menus) == 2
     assert all(r["synthetic_abstain_reason"] == "not_prose" and r["sample_weight"] == 1.0 for r in menus)
+
+
+def test_synthetic_reference_run(farm_corpus, tmp_path, capsys):
+    def run(out, *extra):
+        args = ["run", "--input", str(farm_corpus), "--input-format", "jsonl", "--output", str(out)]
+        return cli.main([*args, "--crawl", "CC-MAIN-2024-10", *extra])
+
+    assert run(tmp_path / "before") == 0
+    assert run(tmp_path / "after", "--synthetic-reference", str(tmp_path / "before")) == 0
+    before = {
+        r["domain"]: r for r in pq.read_table(tmp_path / "before" / "synthetic_by_domain.parquet").to_pylist()
+    }
+    after = {
+        r["domain"]: r for r in pq.read_table(tmp_path / "after" / "synthetic_by_domain.parquet").to_pylist()
+    }
+    assert before["farm.example"]["reference"] == syn.shipped_bins().name
+    assert before["farm.example"]["share_low"] > 0.5
+    # against its own earlier pages the farm shows no excess: the share is relative to the reference
+    farm = after["farm.example"]
+    assert farm["reference"] == "CC-MAIN-2024-10" and farm["reference_level"] == "domain"
+    assert farm["reference_n"] == 60 and farm["share_low"] == 0.0
+    assert (
+        read_stats(str(tmp_path / "after"))["synthetic_by_crawl"]["CC-MAIN-2024-10"]["reference"]
+        == "CC-MAIN-2024-10"
+    )
+    capsys.readouterr()
+    assert run(tmp_path / "bad", "--synthetic-reference", str(tmp_path)) == 2
+    assert "no synthetic_by_domain" in capsys.readouterr().err

@@ -107,10 +107,11 @@ def is_content_farm(record: dict, max_share: float, min_docs: int = 10, bound: s
 #: A domain needs this many scored documents (of the estimate's target) for an estimate of its own;
 #: smaller ones are only counted in their crawl's.
 MIN_DOCS_FOR_ESTIMATE = 30
-#: A domain's reference is its own (shrunk) histogram from this many reference documents on, else the pool's.
+#: A domain's reference is its own histogram from this many reference documents on (smoothed with the
+#: pool's shape at PSEUDOCOUNT per bin), else its few documents shrunk towards the pool's.
 MIN_REFERENCE_DOCS = 30
-#: Pseudo-documents of the pool (or shipped histogram) added to a domain's reference histogram: a domain
-#: with 3 reference pages gets nearly the pool's distribution, one with 3,000 keeps its own.
+#: Pseudo-documents of the pool added to the reference histogram of a domain with fewer than
+#: MIN_REFERENCE_DOCS reference documents: one with 3 reference pages gets nearly the pool's distribution.
 REFERENCE_STRENGTH = 30.0
 #: Pseudo-count per bin of a histogram used as a distribution (Jeffreys), so no bin has probability 0.
 PSEUDOCOUNT = 0.5
@@ -383,8 +384,8 @@ def domain_estimate(
     cohorts: cohort (or None) -> count vector. reference: the domain's count vector in the reference (or
     None). pool: the whole reference, {"vector", "label", "kind"} (kind REFERENCE_EXTERNAL: earlier runs or
     snapshots; REFERENCE_OWN_PRE_LLM: this run's pre_llm documents, whose target is then the rest), or None:
-    the shipped human histogram. The domain's human distribution is its own reference histogram shrunk
-    towards the pool's, itself shrunk towards the shipped one (``reference_distribution``); a domain
+    the shipped human histogram. The domain's human distribution is its own reference histogram when it
+    has MIN_REFERENCE_DOCS, else shrunk towards the pool's (``reference_distribution``); a domain
     with fewer than MIN_DOCS_FOR_ESTIMATE target documents gets no share of its own (it still counts in
     its crawl's)."""
     shipped = smoothed(bins.human), float(sum(bins.human))
@@ -395,7 +396,10 @@ def domain_estimate(
         if pool:
             pool_f, pool_n = pool_distribution(split_vector(pool["vector"], bins)[q], bins)
             own = np.zeros(bins.n_bins) if reference is None else split_vector(reference, bins)[q]
-            refs.append(reference_distribution(own, pool_f, pool_n))
+            # enough of its own: the domain's histogram (smoothed only); else mostly the pool's
+            enough = own.sum() >= MIN_REFERENCE_DOCS
+            strength = PSEUDOCOUNT * bins.n_bins if enough else REFERENCE_STRENGTH
+            refs.append(reference_distribution(own, pool_f, pool_n, strength))
             if q == 0:
                 n_own = float(own.sum())
                 level = "domain" if n_own >= MIN_REFERENCE_DOCS else "pool"
