@@ -268,3 +268,13 @@ def test_sparse_reference_bins_are_merged():
     target = draw(rng, 300, 0.0)
     f, n = pop.pool_distribution(reference, BINS)
     assert pop.mixture_estimate(target, f, n, BINS.ai)[1] == 0.0
+
+
+def test_a_domain_without_its_own_reference_is_measured_against_the_pool():
+    rng = np.random.default_rng(13)
+    pool_hist = draw(rng, 400, 0.0)
+    pool = {"vector": vector(pool_hist), "label": "C1", "kind": pop.REFERENCE_EXTERNAL}
+    target = draw(rng, 45, 0.0)
+    rec, _ = pop.domain_estimate("C2", "new.example", {"post_llm": vector(target)}, BINS, None, pool)
+    assert rec["reference_level"] == "pool" and rec["reference_n"] == 400
+    assert rec["share_low"] == 0.0 and rec["share_high"] < 0.5  # as informative as 45 pages allow

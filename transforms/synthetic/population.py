@@ -397,9 +397,11 @@ def domain_estimate(
             pool_f, pool_n = pool_distribution(split_vector(pool["vector"], bins)[q], bins)
             own = np.zeros(bins.n_bins) if reference is None else split_vector(reference, bins)[q]
             # enough of its own: the domain's histogram (smoothed only); else mostly the pool's
-            enough = own.sum() >= MIN_REFERENCE_DOCS
-            strength = PSEUDOCOUNT * bins.n_bins if enough else REFERENCE_STRENGTH
-            refs.append(reference_distribution(own, pool_f, pool_n, strength))
+            if own.sum() >= MIN_REFERENCE_DOCS:
+                refs.append(reference_distribution(own, pool_f, pool_n, PSEUDOCOUNT * bins.n_bins))
+            else:  # the pool's distribution (as precise as the pool), nudged by the domain's few pages
+                f, _ = reference_distribution(own, pool_f, pool_n, REFERENCE_STRENGTH)
+                refs.append((f, pool_n + float(own.sum())))
             if q == 0:
                 n_own = float(own.sum())
                 level = "domain" if n_own >= MIN_REFERENCE_DOCS else "pool"
