@@ -278,3 +278,14 @@ def test_a_domain_without_its_own_reference_is_measured_against_the_pool():
     rec, _ = pop.domain_estimate("C2", "new.example", {"post_llm": vector(target)}, BINS, None, pool)
     assert rec["reference_level"] == "pool" and rec["reference_n"] == 400
     assert rec["share_low"] == 0.0 and rec["share_high"] < 0.5  # as informative as 45 pages allow
+
+
+def test_a_small_concentrated_reference_still_separates():
+    # 38 reference pages nearly all in the lowest bin, and 36 pages of the same kind: clearly not AI text
+    reference = np.zeros(20)
+    reference[0], reference[3] = 36, 2
+    target = np.zeros(20)
+    target[0] = 36
+    f, n = pop.reference_distribution(reference, pop.smoothed(HUMAN), 1000, pop.PSEUDOCOUNT * 20)
+    est, low, high = pop.mixture_estimate(target, f, n, BINS.ai)
+    assert est == 0.0 and low == 0.0 and high < 0.3

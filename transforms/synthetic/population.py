@@ -244,7 +244,8 @@ def mixture_estimate(
     target's own sampling) and the 2.5-97.5% range of the MLE when f_human ~ Dirichlet(f_human *
     human_n) and f_ai ~ Dirichlet(ai_counts + PSEUDOCOUNT) (the finite reference and AI histograms).
     `human_n` is how many documents f_human stands for; bins are first merged so that each holds at
-    least `min_bin_reference` of them (``merged_bins``). (None, None, None) for an empty target."""
+    least `min_bin_reference` of them (``merged_bins``; halved until there are two bins, for a small
+    reference). (None, None, None) for an empty target."""
     min_bin_reference = MIN_BIN_REFERENCE if min_bin_reference is None else min_bin_reference
     target = np.asarray(target, dtype=float)
     if target.sum() <= 0:
@@ -252,6 +253,9 @@ def mixture_estimate(
     f_human = np.asarray(f_human, dtype=float)
     ai_counts = np.asarray(ai_counts, dtype=float)
     starts = merged_bins(f_human * human_n, min_bin_reference)
+    while len(starts) < 2 <= len(f_human) and min_bin_reference > 1:  # a small reference: at least two bins
+        min_bin_reference /= 2
+        starts = merged_bins(f_human * human_n, min_bin_reference)
     target, f_human, ai_counts = (np.add.reduceat(v, starts) for v in (target, f_human, ai_counts))
     f_ai = smoothed(ai_counts)
     share, low, high = mixture_share(target, f_human, f_ai)
