@@ -3,20 +3,20 @@
     .venv/bin/python -m bench.synthetic_mixtures [--n 400] [--reps 50] [--bins N]
 
 Human side: the English pre-LLM pages of ``pipeline.web_text`` (the shared web pages and WARC samples
-through the pipeline's own extraction), held out from training; AI side: the L2R AI rewrites of the shipped model's
-held-out test split (split by pair_id, seed 0). Neither was seen in training. For each true share (0, 5,
-20, 50%) it draws `reps` mixtures of `n` documents (with replacement), and estimates the AI share as the
-pipeline does (``mixture_estimate``) against two human references:
+through the pipeline's own extraction); AI side: the L2R AI rewrites (split by pair_id, seed 0). The model
+trains on the train splits, calibrates on the calibration splits, and its score histograms are of the test
+splits, so mixtures are drawn from the calibration splits. For each true share (0, 5, 20, 50%) it draws
+`reps` mixtures of `n` documents (with replacement) and estimates the AI share as the pipeline does
+(``mixture_estimate``) against two human references:
 
-- ``shipped``: the model's human histogram (what a run without a reference uses), human pages from the
-  test split;
+- ``shipped``: the model's human histogram (what a run without a reference uses);
 - ``same-kind``: each draw splits the held-out pages (calibration and test splits) at random in halves: one
   is the reference pool (``pool_distribution``: what a run with a reference of the same kind of text uses,
   earlier snapshots or --synthetic-reference), the mixture's human pages come from the other.
 
-Then the pre-LLM corpora, per source: the English pre-LLM pages (test split, and every split) against the
-shipped histogram (target: an interval including 0). ``--bins N`` replaces the model's bins by N equal-width bins whose human and AI
-histograms are those of the calibration splits (web pages and L2R). Numbers, not pass/fail.
+Then the pre-LLM corpora, per source: the English pre-LLM pages (calibration split, and every split)
+against the shipped histogram (target: an interval including 0). ``--bins N`` replaces the model's bins by
+N equal-width bins whose human and AI histograms are those of the test splits. Numbers, not pass/fail.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=400, help="documents per mixture")
     parser.add_argument("--reps", type=int, default=50, help="mixtures per share")
-    parser.add_argument("--bins", type=int, default=0, help="N equal-width bins from the calibration splits")
+    parser.add_argument("--bins", type=int, default=0, help="N equal-width bins from the test splits")
     args = parser.parse_args(argv)
 
     scorer = syn.shipped_scorer()
@@ -66,18 +66,18 @@ def main(argv=None) -> int:
         probe = pop.ScoreBins(edges, (0,) * args.bins, (0,) * args.bins, "", "")
         bins = pop.ScoreBins(
             edges,
-            tuple(histogram(human["cal"], probe).tolist()),
-            tuple(histogram(ai["cal"], probe).tolist()),
-            "web and L2R calibration splits",
+            tuple(histogram(human["test"], probe).tolist()),
+            tuple(histogram(ai["test"], probe).tolist()),
+            "web and L2R test splits",
             "bench",
         )
     print(
-        f"bins: {bins.n_bins} ({bins.name}); human web test {len(human['test'])}, cal {len(human['cal'])} "
-        f"pages; AI test {len(ai['test'])} texts; mixtures of {args.n}, {args.reps} per share"
+        f"bins: {bins.n_bins} ({bins.name}); human web pages cal {len(human['cal'])}, test {len(human['test'])}; "
+        f"AI texts cal {len(ai['cal'])}; mixtures of {args.n}, {args.reps} per share"
     )
     shipped = pop.smoothed(bins.human), float(sum(bins.human))
     rng = np.random.default_rng(0)
-    human_test, ai_test = np.array(human["test"]), np.array(ai["test"])
+    human_cal, ai_cal = np.array(human["cal"]), np.array(ai["cal"])
     held_out = np.concatenate([human["cal"], human["test"]])
     print(
         "| true share | reference | mean estimate | mean abs error | max abs error | 95% coverage | mean width |"
@@ -87,9 +87,8 @@ def main(argv=None) -> int:
         runs: dict[str, list] = {"shipped": [], "same-kind": []}
         for _ in range(args.reps):
             k = rng.binomial(args.n, share)
-            ai_part = rng.choice(ai_test, k)
-            # shipped: the human pages come from the test split (the model's histograms are of cal)
-            mix = np.concatenate([ai_part, rng.choice(human_test, args.n - k)])
+            ai_part = rng.choice(ai_cal, k)
+            mix = np.concatenate([ai_part, rng.choice(human_cal, args.n - k)])
             runs["shipped"].append(pop.mixture_estimate(histogram(mix, bins), *shipped, bins.ai))
             # same-kind: a random half of the held-out pages is the reference, the other half the target
             order = rng.permutation(len(held_out))
@@ -106,15 +105,13 @@ def main(argv=None) -> int:
             )
 
     print("\npre-LLM pages against the shipped human histogram (target: an interval including 0); the model")
-    print(
-        "trains on the train split of these pages and its human histogram is their cal split: test is held out"
-    )
+    print("trains on their train split, calibrates on cal, and its human histogram is of their test split")
     print("| source | split | n scored | estimate | 95% interval |")
     print("|---|---|---|---|---|")
     groups = {s: [r for r in web if r["source"] == s] for s in sorted({r["source"] for r in web})}
     groups["all"] = web
     for source, records in groups.items():
-        for split in ("test", "every"):
+        for split in ("cal", "every"):
             texts = [r["text"] for r in records if split == "every" or r["split"] == split]
             h = histogram(scored(texts), bins)
             est, lo, hi = pop.mixture_estimate(h, *shipped, bins.ai)
