@@ -102,6 +102,24 @@ def reference_files(paths: Iterable[str]) -> list[str]:
     return files
 
 
+class _CountRow(beam.DoFn):
+    """row -> ((crawl, domain, cohort), its count vector); the row is decided (a pure function) for its
+    cohort and whether it passes the quality rules."""
+
+    def __init__(self, bins: ScoreBins, skip: frozenset, thresholds_path: str | None):
+        self.bins, self.skip, self.thresholds_path = bins, skip, thresholds_path
+
+    def setup(self):
+        self.th = load_thresholds(self.thresholds_path)
+
+    def process(self, row):
+        if row.get("status") in self.skip:
+            return
+        decided = decide(row, self.th)
+        key = (row.get("crawl"), row.get("domain"), decided.get("cohort"))
+        yield key, row_vector(row, self.bins, passes_quality(decided))
+
+
 class EstimateSyntheticShare(beam.PTransform):
     """rows -> {"domain": per-(crawl, domain) estimates, "crawl": per crawl, "cohort": per cohort}.
 
@@ -132,20 +150,9 @@ class EstimateSyntheticShare(beam.PTransform):
     def expand(self, rows):
         bins, skip, th_path = self.bins, self.skip, self.thresholds_path
 
-        class Count(beam.DoFn):
-            def setup(self):
-                self.th = load_thresholds(th_path)
-
-            def process(self, row):
-                if row.get("status") in skip:
-                    return
-                decided = decide(row, self.th)
-                key = (row.get("crawl"), row.get("domain"), decided.get("cohort"))
-                yield key, row_vector(row, bins, passes_quality(decided))
-
         counts = (
             rows
-            | "count per row" >> beam.ParDo(Count())
+            | "count per row" >> beam.ParDo(_CountRow(bins, skip, th_path))
             | "sum per crawl, domain, cohort" >> beam.CombinePerKey(_SumVectors())
         )
         if self.reference:
