@@ -5,6 +5,7 @@ import json
 import random
 import shutil
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -174,3 +175,13 @@ def test_synthetic_reference_run(farm_corpus, tmp_path, capsys):
     capsys.readouterr()
     assert run(tmp_path / "bad", "--synthetic-reference", str(tmp_path)) == 2
     assert "no synthetic_by_domain" in capsys.readouterr().err
+    # histograms of another model are not comparable: refused before anything runs
+    other = tmp_path / "other"
+    other.mkdir()
+    table = pq.read_table(tmp_path / "before" / "synthetic_by_domain.parquet").to_pylist()
+    pq.write_table(
+        pa.Table.from_pylist([{**r, "synthetic_model": "0123456789ab"} for r in table]),
+        other / "synthetic_by_domain.parquet",
+    )
+    assert run(tmp_path / "bad", "--synthetic-reference", str(other)) == 2
+    assert "not the shipped one" in capsys.readouterr().err

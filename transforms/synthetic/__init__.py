@@ -12,8 +12,10 @@ trustworthy. This module has both, as pure functions (no Beam at import):
   contributions in logit units). Trained by ``pipeline/train_synthetic.py``; see
   ``transforms/models/SYNTHETIC_MODEL_CARD.md`` for data, licence, metrics and blind spots.
 - ``auroc``, ``tpr_at_fpr``, ``ece``: the metrics every report uses.
-- ``adjusted_share``, ``shrink``, ``prior_strength``: adjusted classify-and-count population estimates,
-  and ``EstimateSyntheticShare`` (a Beam composite, built on first use) for per-domain and per-crawl shares.
+- ``mixture_estimate``, ``domain_estimate``, ``group_estimate``: the AI share of a group of documents as
+  the excess of its score histogram over a human reference of the same kind (``population``), and
+  ``EstimateSyntheticShare`` (``transforms.synthetic.beam``) per domain, crawl and cohort in one pass;
+  ``adjusted_share`` (adjusted classify-and-count) for labelled evaluation sets.
 
 Scores are calibrated to *equal class priors*: 0.5 means "as likely human as synthetic", whatever the
 share of synthetic text in the training set (4:1 in L2R) or on the web (unknown, and what the population
