@@ -32,22 +32,22 @@ def main(argv=None) -> int:
     scores = scorer.score_batch([r["text"] for r in rows])
     flagged = {"human": [], "synthetic": []}
     for r, s in zip(rows, scores, strict=True):
-        flagged[r["label"]].append(s >= syn.FLAG_THRESHOLD)
+        if s is not None:  # texts the scorer abstains on (too short, not prose) count in no estimate
+            flagged[r["label"]].append(s >= syn.FLAG_THRESHOLD)
     print(f"held-out test split: {len(flagged['human'])} human, {len(flagged['synthetic'])} synthetic texts")
     rng = random.Random(0)
+    n = min(args.n, len(flagged["human"]), len(flagged["synthetic"]))
     print("| true share | rates | mean estimate | mean abs error | 95% interval coverage |")
     print("|---|---|---|---|---|")
     for share in (0.0, 0.1, 0.3, 0.5):
-        n_syn = round(args.n * share)
+        n_syn = round(n * share)
         for name, tpr, fpr, n_pos, n_neg in (
             ("out-of-domain", syn.TPR, syn.FPR, syn.TPR_N, syn.FPR_N),
             ("in-domain", syn.TPR_IN_DOMAIN, syn.FPR_IN_DOMAIN, None, None),
         ):
             estimates, errors, covered = [], [], 0
             for _ in range(args.reps):
-                sample = rng.sample(flagged["synthetic"], n_syn) + rng.sample(
-                    flagged["human"], args.n - n_syn
-                )
+                sample = rng.sample(flagged["synthetic"], n_syn) + rng.sample(flagged["human"], n - n_syn)
                 est, low, high = syn.adjusted_share(
                     sum(sample), len(sample), tpr, fpr, n_pos=n_pos, n_neg=n_neg
                 )
