@@ -361,7 +361,8 @@ ABSTAIN_TOO_SHORT = "too_short"
 ABSTAIN_NOT_PROSE = "not_prose"
 ABSTAIN_REASONS = (ABSTAIN_NOT_ENGLISH, ABSTAIN_TOO_SHORT, ABSTAIN_NOT_PROSE)
 
-_SENTENCE_END_RE = re.compile(r"[^\s.][.!?][\"'\u201d\u2019\u00bb)\]]*(?=\s|$)")
+# the end mark first (the regex engine skips quickly to it), then what precedes it
+_SENTENCE_END_RE = re.compile(r"[.!?](?<=[^\s.][.!?])[\"'\u201d\u2019\u00bb)\]]*(?=\s|$)")
 
 
 def prose_lines(text: str | None) -> tuple[int, int, list[str]]:
