@@ -612,11 +612,15 @@ def webis_report(base: DedupConfig, exact_jaccard: bool = False, seeds=(1, 2, 3,
 # --------------------------------------------------------------------------------------------------
 
 
-def shuffle_bytes(rows: list[dict], config: DedupConfig) -> dict:
+def shuffle_bytes(rows: list[dict], config: DedupConfig, index_dir: Path | None = None) -> dict:
     """Run ``Deduplicate`` with ``measure_shuffle`` on the FnApiRunner: bytes per shuffle (Beam's coders),
-    documents and duplicates found."""
+    documents and duplicates found (and the signature index, written to ``index_dir``)."""
     pipeline = beam.Pipeline(options=PipelineOptions(flags=[], runner="FnApiRunner"))
-    _ = pipeline | beam.Create(rows, reshuffle=False) | Deduplicate(config, measure_shuffle=True)
+    _ = (
+        pipeline
+        | beam.Create(rows, reshuffle=False)
+        | Deduplicate(config, index_dir=str(index_dir) if index_dir else None, measure_shuffle=True)
+    )
     result = pipeline.run()
     result.wait_until_finish()
     return {
@@ -662,8 +666,11 @@ def shuffle_report(workdir: Path, seed: int, n: int = 20_000) -> None:
         (f"generated pages ({n:,})", generated),
         ("real pages (Webis documents)", real_pages()),
     ):
-        counters = shuffle_bytes(rows, DedupConfig())
+        index_dir = work / f"index-{len(rows)}"
+        shutil.rmtree(index_dir, ignore_errors=True)
+        counters = shuffle_bytes(rows, DedupConfig(), index_dir)
         docs = counters["documents"]
+        index_bytes = sum(f.stat().st_size for f in index_dir.glob("*.parquet"))
         unique = docs - sum(
             counters.get(k, 0) for k in ("exact_duplicates", "near_duplicates", "url_duplicates")
         )
@@ -681,6 +688,7 @@ def shuffle_report(workdir: Path, seed: int, n: int = 20_000) -> None:
         print(
             f"  {'all but rows':12s} {'':>19s} {total / docs:8.0f} B/doc {total / unique:8.0f} B/unique doc"
         )
+        print(f"  signature index: {index_bytes / docs:.0f} B/doc on disk (Parquet, zstd)")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -600,3 +600,29 @@ def test_verification_decides_on_the_estimate_not_the_band(passages):
     assert counters["candidate_pairs"] >= 1 and counters["pairs_rejected_by_verification"] >= 1
     assert not verified["copy"]["near_duplicate"] and verified["copy"]["dup_cluster_size"] == 1
     assert unverified["copy"]["near_duplicate"] and unverified["copy"]["duplicate_of"] == "original"
+
+
+def test_shuffles_carry_ids_and_checks_not_text(passages):
+    """What a document costs the dedup shuffles does not grow with its text; only the final join carries rows."""
+    per_doc = {}
+    for count in (2, 12):
+        rows = [row(f"doc-{count}-{i}", document(passages, 10 * i, count)) for i in range(6)]
+        rows.append(row(f"doc-{count}-copy", edit_words(rows[0]["text"], 2, seed=1)))
+        _, counters = run(rows, metrics=True, measure_shuffle=True)
+        text_bytes = sum(len(r["text"]) for r in rows)
+        dedup_bytes = sum(
+            v for k, v in counters.items() if k.startswith("shuffle_bytes_") and k != "shuffle_bytes_rows"
+        )
+        assert counters["shuffle_bytes_rows"] > text_bytes  # the rows travel once, to the final join
+        per_doc[count] = dedup_bytes / len(rows)
+    assert per_doc[12] < 1.1 * per_doc[2] and per_doc[12] < 2000, per_doc  # six times the text, same bytes
+
+
+def test_components_stop_shuffling_once_converged(passages):
+    rows = [row(f"pair-{i}", document(passages, 20)) for i in range(2)]
+    _, counters = run(rows, DedupConfig(rounds=6), metrics=True, measure_shuffle=True)
+    changes = [counters.get(f"components_round_{i:02d}_changes", 0) for i in range(1, 7)]
+    assert changes[1:] == [0] * 5
+    # an exact pair is one edge: round 1 shuffles it (both directions), round 2 finds it unchanged; later
+    # rounds forward it without a shuffle
+    assert counters["shuffle_elements_components"] <= 2 * 2 * 2, counters

@@ -21,7 +21,7 @@ DEDUP_COLUMNS: list[tuple[str, pa.DataType, str]] = [
     (
         "exact_duplicate",
         pa.bool_(),
-        "not the survivor, and its normalised text equals the survivor's (see transforms/dedup.py)",
+        "not the survivor, and its normalised text equals the survivor's (see transforms/dedup/)",
     ),
     ("near_duplicate", pa.bool_(), "not the survivor, and its normalised text differs from the survivor's"),
     (
