@@ -47,7 +47,7 @@ the booleans into rejects without re-running dedup. Dedup never sets ``status`` 
    step is a function of sets, with stable hashes only: no dependence on bundles, element order,
    partitioning, runner or PYTHONHASHSEED.
 6. Cross-snapshot: with ``index_dir`` a run writes its signature index (``index_schema``: one Parquet row
-   per document with text, with the full signature, ~0.8 KB per document); with ``dedup_against`` the
+   per document with text, with the full signature: 0.5-0.6 KB per document on disk); with ``dedup_against`` the
    documents of earlier indexes join the distinct-text groups and buckets as tier-0 nodes.
 
 What the shuffles carry: 63-bit ids (document, distinct text, bucket), 30-byte nodes, a 256-byte

@@ -145,6 +145,8 @@ class BucketCombine(beam.CombineFn):
         return None
 
     def add_input(self, acc, text):
+        if acc is None or acc == text:  # the common case, without building a set
+            return text
         return bucket_add(acc, (text,), self.keep)
 
     def merge_accumulators(self, accs):
