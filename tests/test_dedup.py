@@ -626,3 +626,16 @@ def test_components_stop_shuffling_once_converged(passages):
     # an exact pair is one edge: round 1 shuffles it (both directions), round 2 finds it unchanged; later
     # rounds forward it without a shuffle
     assert counters["shuffle_elements_components"] <= 2 * 2 * 2, counters
+
+
+def test_pure_modules_do_not_load_beam():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, transforms.dedup, transforms.dedup.clusters, transforms.schema; "
+        "transforms.dedup.minhash_signatures(['a b c d e f']); assert 'apache_beam' not in sys.modules"
+    )
+    assert (
+        subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1]).returncode == 0
+    )
