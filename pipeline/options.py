@@ -64,8 +64,8 @@ class PristineOptions(PipelineOptions):
             "--dedup_threshold",
             dest="dedup_threshold",
             type=float,
-            default=0.7,
-            help="MinHash LSH target Jaccard similarity for near duplicates (default 0.7)",
+            default=0.6,
+            help="MinHash LSH target Jaccard similarity for near duplicates (default 0.6)",
         )
         parser.add_argument(
             "--dedup-against",
