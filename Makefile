@@ -42,6 +42,8 @@ bench: setup bench-datatrove-venv
 	$(BIN)/python -m bench.cascade_bench report
 	$(BIN)/python -m bench.signals_bench
 	$(BIN)/python -m bench.synthetic_mixtures
+	$(BIN)/python -m bench.synthetic_backfill
+	$(BIN)/python -m bench.synthetic_bench
 	$(BIN)/python -m bench.run_all
 
 # The shipped synthetic-text model (transforms/models/), retrained from ../shared/data with a fixed seed.
@@ -51,12 +53,14 @@ models: setup
 clean:
 	rm -rf $(VENV) out
 
-# Beam dedup at scale on generated documents with injected near duplicates: 1,000,000 by default (~25 min and
-# 18 GB peak on 2 cores: the in-memory FnApiRunner holds every shuffle; N=100000 for a quick run). --no-eval
-# skips the exact-Jaccard accuracy pass (`python -m bench.dedup_bench --n 100000` runs it).
-N ?= 1000000
+# Beam dedup at scale on generated documents with injected near duplicates: the bytes each dedup shuffle
+# carries per document (generated and real pages), then one run per size in SIZES (docs/s, peak memory; the
+# in-memory FnApiRunner holds every shuffle). --no-eval skips the exact-Jaccard accuracy pass
+# (`python -m bench.dedup_bench --n 100000` runs it).
+SIZES ?= 100000 300000
 bench-dedup: setup
-	$(BIN)/python -m bench.dedup_bench --n $(N) --no-eval
+	$(BIN)/python -m bench.dedup_bench --shuffle-bytes
+	for n in $(SIZES); do $(BIN)/python -m bench.dedup_bench --n $$n --no-eval || exit 1; done
 
 # The benchmark corpus (bench/corpus/, not in git: page content belongs to its publishers).
 bench-corpus: setup

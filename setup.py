@@ -62,7 +62,7 @@ setup(
     version="0.1.0",
     description="Curate Common Crawl WARC files into human-written, deduplicated Parquet with provenance",
     python_requires=">=3.11,<3.12",
-    packages=["pipeline", "transforms", "transforms.extract"],
+    packages=["pipeline", "transforms", "transforms.dedup", "transforms.extract", "transforms.synthetic"],
     package_data={"pipeline": ["*.toml", "blocklists/*.txt"], "transforms": ["models/*"]},
     install_requires=INSTALL_REQUIRES,
     extras_require={"test": ["pytest==9.2.0", "hypothesis==6.170.17", "ruff==0.17.5"]},

@@ -2,8 +2,11 @@
 
     python -m bench.dedup_bench --n 100000               # generate, run, evaluate, print a report
     python -m bench.dedup_bench --n 1000000 --no-eval    # the scale run (`make bench-dedup`)
+    python -m bench.dedup_bench --webis                  # the human-judged Webis pairs: settings and transfer
+    python -m bench.dedup_bench --webis --exact-jaccard  # the same, verifying on the exact Jaccard
+    python -m bench.dedup_bench --shuffle-bytes          # bytes per document each dedup shuffle carries
 
-Options: --threshold, --verify exact|estimate|none, --verify-threshold (the DedupConfig knobs), --workers 2
+Options: --threshold, --verify estimate|none, --verify-threshold (the DedupConfig knobs), --workers 2
 (FnApiRunner multi_processing), --keep (reuse the corpus in --workdir), --seed.
 
 The corpus (deterministic for a --seed) is built from real sentences: the ~130k distinct sentences of the
@@ -491,6 +494,204 @@ def evaluate(corpus_dir: Path, truth_path: Path, out_dir: Path, threshold: float
 
 
 # --------------------------------------------------------------------------------------------------
+# Human-judged pairs (Webis ECIR 2020): which settings find what people call near duplicates
+# --------------------------------------------------------------------------------------------------
+
+WEBIS = SHARED_DATA / "near-duplicates-webis-ecir20" / "pairs.jsonl.gz"
+
+
+def webis_pairs(path: Path = WEBIS) -> list[dict]:
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def cluster_reference(
+    texts: dict[str, str], config: DedupConfig, exact_jaccard: bool = False
+) -> dict[str, str]:
+    """{id: cluster root} as ``Deduplicate`` clusters these texts (one crawl, no URLs), on one machine:
+    exact groups, LSH buckets, every pair of a bucket verified as ``config.verify`` says (or, with
+    ``exact_jaccard``, on the exact Jaccard of the shingle sets), union-find."""
+    ids = sorted(texts)
+    rows = [{"id": i, "text": texts[i]} for i in ids]
+    contents = [dedup.content_text(texts[i], config.min_line_words, config.min_line_share) for i in ids]
+    hashes = [dedup._input_hashes(dedup._shingle_bytes(c, config.ngram), config.scheme) for c in contents]
+    sigs = dedup.signatures_from_hashes(hashes, config.num_perm, config.seed, config.scheme)
+    sets = [dedup.hash_set_bytes(h) for h in hashes]
+    dtype = dedup.signature_dtype(config.scheme).newbyteorder("<")
+    parent = {i: i for i in ids}
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    by_text: dict[bytes, str] = {}
+    for r in rows:
+        key = dedup.text_hash(normalize_text(r["text"]))
+        parent[find(r["id"])] = find(by_text.setdefault(key, r["id"]))
+    n_bands, n_rows = config.band_params
+    buckets: dict[bytes, list[int]] = defaultdict(list)
+    for k, (h, sig) in enumerate(zip(hashes, sigs, strict=True)):
+        if len(h):
+            for key in dedup.band_keys(sig, n_bands, n_rows):
+                buckets[key].append(k)
+    candidates = {(a, b) for m in buckets.values() for i, a in enumerate(m) for b in m[i + 1 :]}
+    for a, b in sorted(candidates):
+        if exact_jaccard:
+            sim = dedup.hash_set_jaccard(sets[a], sets[b], dtype)
+        elif config.verify == "estimate":
+            sim = dedup.verification_similarity(sigs[a], sigs[b])
+        else:
+            sim = 1.0
+        if sim >= config.min_similarity:
+            parent[find(ids[a])] = find(ids[b])
+    return {i: find(i) for i in ids}
+
+
+def webis_scores(
+    pairs: list[dict], config: DedupConfig, exact_jaccard: bool = False
+) -> dict[str, tuple[float, float, float]]:
+    """(precision, recall, F1) of "same cluster" against the judgement: all pairs, and per subset."""
+    texts = {}
+    for p in pairs:
+        texts[p["doc_a_id"]], texts[p["doc_b_id"]] = p["text_a"], p["text_b"]
+    root = cluster_reference(texts, config, exact_jaccard)
+    out = {}
+    for subset in ("all", *sorted({p["corpus"] for p in pairs})):
+        chosen = [p for p in pairs if subset in ("all", p["corpus"])]
+        same = np.array([root[p["doc_a_id"]] == root[p["doc_b_id"]] for p in chosen])
+        truth = np.array([p["is_near_duplicate"] for p in chosen])
+        tp, fp, fn = (same & truth).sum(), (same & ~truth).sum(), (~same & truth).sum()
+        precision, recall = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
+        out[subset] = (precision, recall, 2 * precision * recall / max(precision + recall, 1e-12))
+    return out
+
+
+def webis_report(base: DedupConfig, exact_jaccard: bool = False, seeds=(1, 2, 3, 4, 5)) -> None:
+    """P / R / F1 per subset for thresholds x shingling around ``base`` (medians over MinHash seeds), and the
+    cross-subset transfer: the threshold best on one subset, applied to the other."""
+    import dataclasses
+
+    pairs = webis_pairs()
+    thresholds = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75)
+    shinglings = {
+        "word-5, all lines": dict(min_line_words=0),
+        "word-5, lines of 5+ words": dict(min_line_words=5),
+        "word-5, lines of 8+ words": dict(min_line_words=8),
+        "word-5, lines of 12+ words": dict(min_line_words=12),
+        "word-3, lines of 8+ words": dict(ngram=3, min_line_words=8),
+    }
+    verify = "exact Jaccard" if exact_jaccard else base.verify
+    print(f"Webis pairs: {len(pairs)}; verify={verify}; median of MinHash seeds {list(seeds)}")
+    print(f"{'shingles':28s} {'J':>5s} {'bands':>6s}  {'P':>5s} {'R':>5s} {'F1':>5s}  | web F1 | core F1")
+    for name, change in shinglings.items():
+        f1 = {}
+        for t in thresholds:
+            config = dataclasses.replace(base, threshold=t, bands=None, rows=None, **change)
+            runs = [webis_scores(pairs, dataclasses.replace(config, seed=s), exact_jaccard) for s in seeds]
+            med = {k: np.median([r[k] for r in runs], axis=0) for k in runs[0]}
+            f1[t] = {k: v[2] for k, v in med.items()}
+            bands, rows = config.band_params
+            p, r, f = med["all"]
+            print(
+                f"{name:28s} {t:5.2f} {bands:3d}x{rows:<2d}  {p:.3f} {r:.3f} {f:.3f}  |  {med['web'][2]:.3f} |  {med['core'][2]:.3f}"
+            )
+        for source, target in (("web", "core"), ("core", "web")):
+            best = max(thresholds, key=lambda t: f1[t][source])
+            print(
+                f"{'':28s} transfer: best on {source} J={best} -> {target} F1 {f1[best][target]:.3f} "
+                f"(best on {target}: {max(f1[t][target] for t in thresholds):.3f})"
+            )
+        worst = max(thresholds, key=lambda t: min(f1[t]["web"], f1[t]["core"]))
+        print(f"{'':28s} best worse-subset F1 at J={worst}: {min(f1[worst]['web'], f1[worst]['core']):.3f}")
+
+
+# --------------------------------------------------------------------------------------------------
+# Shuffle bytes
+# --------------------------------------------------------------------------------------------------
+
+
+def shuffle_bytes(rows: list[dict], config: DedupConfig, index_dir: Path | None = None) -> dict:
+    """Run ``Deduplicate`` with ``measure_shuffle`` on the FnApiRunner: bytes per shuffle (Beam's coders),
+    documents and duplicates found (and the signature index, written to ``index_dir``)."""
+    pipeline = beam.Pipeline(options=PipelineOptions(flags=[], runner="FnApiRunner"))
+    _ = (
+        pipeline
+        | beam.Create(rows, reshuffle=False)
+        | Deduplicate(config, index_dir=str(index_dir) if index_dir else None, measure_shuffle=True)
+    )
+    result = pipeline.run()
+    result.wait_until_finish()
+    return {
+        c.key.metric.name: c.committed
+        for c in result.metrics().query()["counters"]
+        if c.key.metric.namespace == "dedup"
+    }
+
+
+def real_pages() -> list[dict]:
+    """Real extracted web pages and news articles: the 432 distinct documents of the Webis pairs."""
+    texts = {}
+    for p in webis_pairs():
+        texts[p["doc_a_id"]], texts[p["doc_b_id"]] = p["text_a"], p["text_b"]
+    return [
+        to_row(
+            {
+                "id": f"webis-{doc_id}",
+                "url": f"https://{doc_id[:6]}.example/{doc_id}",
+                "crawl": "CC-MAIN-2024-22",
+                "fetch_date": dt.datetime(2024, 5, 1, tzinfo=dt.UTC),
+                "text": text,
+                "quality_score": 0.5,
+            }
+        )
+        for doc_id, text in sorted(texts.items())
+    ]
+
+
+def shuffle_report(workdir: Path, seed: int, n: int = 20_000) -> None:
+    """Bytes per document and per unique document of every dedup shuffle, on n generated pages and on real
+    pages."""
+    work = workdir / f"n{n}-seed{seed}"
+    if not (work / "truth.parquet").exists():
+        shutil.rmtree(work, ignore_errors=True)
+        generate(n, seed, work)
+    generated = [
+        to_row(r)
+        for f in sorted((work / "corpus").glob("*.parquet"))
+        for r in pq.read_table(f, columns=list(CORPUS_COLUMNS)).to_pylist()
+    ]
+    for name, rows in (
+        (f"generated pages ({n:,})", generated),
+        ("real pages (Webis documents)", real_pages()),
+    ):
+        index_dir = work / f"index-{len(rows)}"
+        shutil.rmtree(index_dir, ignore_errors=True)
+        counters = shuffle_bytes(rows, DedupConfig(), index_dir)
+        docs = counters["documents"]
+        index_bytes = sum(f.stat().st_size for f in index_dir.glob("*.parquet"))
+        unique = docs - sum(
+            counters.get(k, 0) for k in ("exact_duplicates", "near_duplicates", "url_duplicates")
+        )
+        words = np.mean([len(r["text"].split()) for r in rows])
+        print(f"{name}: {docs:,} documents, {unique:,} unique, {words:.0f} words on average")
+        steps = sorted(k[len("shuffle_bytes_") :] for k in counters if k.startswith("shuffle_bytes_"))
+        total = 0
+        for step in steps:
+            b = counters[f"shuffle_bytes_{step}"]
+            if step != "rows":
+                total += b
+            print(
+                f"  {step:12s} {counters[f'shuffle_elements_{step}']:>10,} elements {b / docs:8.0f} B/doc {b / unique:8.0f} B/unique doc"
+            )
+        print(
+            f"  {'all but rows':12s} {'':>19s} {total / docs:8.0f} B/doc {total / unique:8.0f} B/unique doc"
+        )
+        print(f"  signature index: {index_bytes / docs:.0f} B/doc on disk (Parquet, zstd)")
+
+
+# --------------------------------------------------------------------------------------------------
 
 
 def main(argv=None) -> int:
@@ -511,7 +712,26 @@ def main(argv=None) -> int:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/pristine-dedup-bench"))
     parser.add_argument("--no-eval", action="store_true", help="skip the evaluation against exact Jaccard")
     parser.add_argument("--keep", action="store_true", help="reuse a corpus already generated in --workdir")
+    parser.add_argument(
+        "--webis", action="store_true", help="only the settings table on the human-judged Webis pairs"
+    )
+    parser.add_argument(
+        "--exact-jaccard",
+        action="store_true",
+        help="--webis: verify on the exact Jaccard of the shingle sets",
+    )
+    parser.add_argument(
+        "--shuffle-bytes",
+        action="store_true",
+        help="only the bytes per document of each dedup shuffle, on generated and on real pages",
+    )
     args = parser.parse_args(argv)
+    if args.webis:
+        webis_report(DedupConfig(verify=args.verify), args.exact_jaccard)
+        return 0
+    if args.shuffle_bytes:
+        shuffle_report(args.workdir, args.seed)
+        return 0
 
     config = DedupConfig(threshold=args.threshold, verify=args.verify, verify_threshold=args.verify_threshold)
     work = args.workdir / f"n{args.n}-seed{args.seed}"

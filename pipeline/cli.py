@@ -116,6 +116,34 @@ def check_model(path: str | None, what: str) -> None:
         raise UsageError(f"{what} {path!r}: {exc}") from exc
 
 
+def check_synthetic_reference(paths: list[str]) -> None:
+    """--synthetic-reference: each path holds synthetic_by_domain files scored by the shipped model."""
+    if not paths:
+        return
+    import pyarrow.parquet as pq
+
+    from transforms.synthetic import shipped_bins
+    from transforms.synthetic.beam import reference_files
+
+    try:
+        files = reference_files(paths)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    model = shipped_bins().model
+    for path in files:
+        try:
+            with FileSystems.open(path) as f:
+                table = pq.read_table(f, columns=["histogram", "synthetic_model"])
+        except Exception as exc:
+            raise UsageError(f"--synthetic-reference {path}: not a synthetic_by_domain file ({exc})") from exc
+        models = set(table.column("synthetic_model").to_pylist())
+        if models - {model}:
+            raise UsageError(
+                f"--synthetic-reference {path}: scored by synthetic model {sorted(map(str, models - {model}))}, "
+                f"not the shipped one ({model}); scores of different models are not comparable"
+            )
+
+
 def builds_only(opts) -> bool:
     """A dry run or a template: pipeline.run() builds the job, but nothing runs here."""
     from apache_beam.options.pipeline_options import GoogleCloudOptions, TestOptions
@@ -259,6 +287,7 @@ def cmd_run(argv: list[str]) -> int:
     n_files = check_inputs(ours.input)
     check_thresholds(ours.thresholds)
     check_model(ours.quality_model, "--quality-model")
+    check_synthetic_reference(ours.synthetic_reference)
     prepare_output(ours.output, ours.overwrite)
     started = time.monotonic()
     stats = run_beam(lambda p, staging: graph.build(p, ours, staging), opts, ours.output)
@@ -397,6 +426,10 @@ def cmd_backfill(argv: list[str]) -> int:
     for batch in todo:
         # every batch deduplicates against the indexes of the batches committed before it (older first)
         against = ["--dedup-against", index] if FileSystems.exists(index) else []
+        # the human baseline of the synthetic estimates: the committed batches of older snapshots
+        if not any(a.startswith(("--synthetic-reference", "--synthetic_reference")) for a in run_args):
+            older = snapshots.reference_files(args.output, batch.crawl)
+            against += ["--synthetic-reference", *older] if older else []
         batch_argv = [
             "--input",
             *batch.files,

@@ -8,8 +8,14 @@ ECE (plain and class-balanced: scores are calibrated for equal priors), TPR / FP
 and the population check: the true synthetic share next to the adjusted classify-and-count estimate the
 pipeline would report for that set.
 
-Texts are scored as English unless --lang-id is given (then lid.176 decides, and texts the model does
-not score, other languages and texts without words, are counted and left out).
+Texts are scored as English unless --lang-id is given (then lid.176 decides). Texts the model abstains
+on (other languages, too short, not prose) are counted by reason and left out.
+
+    python -m pipeline.evaluate_synthetic --web [--split test] [--model DIR]
+
+measures the false-positive rate at the flag threshold on the held-out human web text (the pipeline's own
+extraction of the shared pre-LLM web pages, ``pipeline.web_text``; English, fetched or published before
+2022-11-30), per source, with the share of pages the scorer abstains on.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import argparse
 import json
 import sys
 import time
+from collections import Counter
 
 import numpy as np
 
@@ -83,6 +90,56 @@ def evaluate(
     return result
 
 
+def web_fpr(scorer: syn.SyntheticScorer, records: list[dict], threshold: float | None = None) -> dict:
+    """Per source (and pooled): pages, abstained share, scored pages, flagged and FPR at `threshold` (the
+    model's by default) over `records` of human web text (``pipeline.web_text`` records)."""
+    threshold = scorer.threshold if threshold is None else threshold
+    out = {}
+    sources = sorted({r["source"] for r in records})
+    all_scores = []
+    for source in [*sources, "pooled"]:
+        rs = records if source == "pooled" else [r for r in records if r["source"] == source]
+        if source == "pooled":
+            scores = all_scores
+        else:
+            scores = scorer.score_batch([r["text"] for r in rs], [r.get("lang") for r in rs])
+            all_scores = all_scores + scores
+        scored = [s for s in scores if s is not None]
+        flagged = sum(s >= threshold for s in scored)
+        out[source] = {
+            "pages": len(rs),
+            "abstained": (len(rs) - len(scored)) / len(rs) if rs else None,
+            "scored": len(scored),
+            "flagged": int(flagged),
+            "fpr": flagged / len(scored) if scored else None,
+        }
+    return {"threshold": threshold, "by_source": out}
+
+
+def main_web(args) -> int:
+    from pipeline.web_text import load_web_text
+
+    scorer = syn.SyntheticScorer.load(args.model)
+    records = [
+        r
+        for r in load_web_text()
+        if r.get("lang") == "en" and r["pre_llm"] and (args.split == "all" or r["split"] == args.split)
+    ]
+    result = web_fpr(scorer, records, args.threshold)
+    print(f"human pre-LLM English web text, split {args.split}, flag threshold {result['threshold']:.3f}")
+    print(f"{'source':<20} {'pages':>6} {'abstained':>10} {'scored':>7} {'flagged':>8} {'FPR':>7}")
+    for source, b in result["by_source"].items():
+        print(
+            f"{source:<20} {b['pages']:>6} {100 * (b['abstained'] or 0):>9.1f}% {b['scored']:>7} "
+            f"{b['flagged']:>8} {_f(b['fpr'] and 100 * b['fpr'], 1):>6}%"
+        )
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(result, f, indent=1)
+            f.write("\n")
+    return 0
+
+
 def _f(v, digits=3) -> str:
     return "-" if v is None else f"{v:.{digits}f}"
 
@@ -109,7 +166,16 @@ def format_table(result: dict) -> str:
 
     lines.append(line("overall", result["overall"]))
     for field, blocks in result.items():
-        if field in ("overall", "threshold", "tpr_used", "fpr_used", "skipped", "model", "seconds"):
+        if field in (
+            "overall",
+            "threshold",
+            "tpr_used",
+            "fpr_used",
+            "skipped",
+            "abstained",
+            "model",
+            "seconds",
+        ):
             continue
         for value, r in blocks.items():
             lines.append(
@@ -124,7 +190,9 @@ def format_table(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="pristine evaluate synthetic", description=__doc__.split("\n\n")[0])
-    p.add_argument("--input", required=True, help="JSON lines (.gz ok): text, label in {human, synthetic}")
+    p.add_argument("--input", help="JSON lines (.gz ok): text, label in {human, synthetic}")
+    p.add_argument("--web", action="store_true", help="FPR on the shared human web text instead of --input")
+    p.add_argument("--split", default="test", choices=("train", "cal", "test", "all"), help="with --web")
     p.add_argument("--model", default=None, help="model directory (default: the shipped model)")
     p.add_argument("--json", default=None, help="also write the metrics to this JSON file")
     p.add_argument(
@@ -136,7 +204,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lang-id", action="store_true", help="identify languages; score English texts only")
     p.add_argument("--min-group", type=int, default=1, help="leave out groups with fewer texts")
     args = p.parse_args(argv)
-
+    if args.web:
+        return main_web(args)
+    if not args.input:
+        print("error: give --input LABELLED.jsonl or --web", file=sys.stderr)
+        return 2
     try:
         rows = load_labelled(args.input)
     except (OSError, ValueError) as exc:
@@ -153,8 +225,11 @@ def main(argv: list[str] | None = None) -> int:
 
         langs = [lang for lang, _ in langid.identify(langid.load_model(), texts)]
     t0 = time.perf_counter()
-    scores = scorer.score_batch(texts, langs)
+    langs = langs if langs is not None else [None] * len(texts)
+    outcomes = [scorer.score_one(t, lang) for t, lang in zip(texts, langs, strict=True)]
     seconds = time.perf_counter() - t0
+    scores = [score for score, _, _ in outcomes]
+    abstained = Counter(reason for _, reason, _ in outcomes if reason)
     keep = [i for i, s in enumerate(scores) if s is not None]
     fields = (
         [f.strip() for f in args.group_by.split(",") if f.strip()]
@@ -174,11 +249,12 @@ def main(argv: list[str] | None = None) -> int:
         min_group=args.min_group,
     )
     result["skipped"] = len(rows) - len(keep)
+    result["abstained"] = dict(sorted(abstained.items()))
     result["model"] = str(scorer.directory)
     result["seconds"] = round(seconds, 2)
     print(format_table(result))
     print(
-        f"{len(rows)} texts, {result['skipped']} not scored (other language / no words); "
+        f"{len(rows)} texts, {result['skipped']} not scored {result['abstained']}; "
         f"{len(rows) / max(seconds, 1e-9):.0f} texts/s",
         file=sys.stderr,
     )

@@ -31,6 +31,7 @@ from transforms.extract.cascade import load_cascade
 from transforms.extract.reuse import PayloadCache, extract_response
 from transforms.schema import STATUS_FAILED, document_id, domain_of, new_row
 from transforms.sink import WriteDocuments
+from transforms.synthetic import beam as synthetic_beam
 
 SCORE_BATCH = 256
 DEDUP_INDEX = "dedup_index"  # this run's MinHash signature index, for --dedup-against in later runs
@@ -244,19 +245,17 @@ class Decide(beam.DoFn):
         yield row
 
 
-DOMAIN_ESTIMATES_SCHEMA = pa.schema(
-    [
-        pa.field(
-            name,
-            pa.string()
-            if name in ("crawl", "domain")
-            else pa.int64()
-            if name.startswith("n_")
-            else pa.float64(),
-        )
-        for name in synthetic.DOMAIN_ESTIMATE_FIELDS
-    ]
-)
+def _estimate_field(name: str) -> pa.Field:
+    if name.startswith("histogram"):
+        return pa.field(name, pa.list_(pa.int64()))
+    if name.startswith("n_") or name == "reference_n":
+        return pa.field(name, pa.int64())
+    if name.startswith("share"):
+        return pa.field(name, pa.float64())
+    return pa.field(name, pa.string())
+
+
+DOMAIN_ESTIMATES_SCHEMA = pa.schema([_estimate_field(name) for name in synthetic.DOMAIN_ESTIMATE_FIELDS])
 
 
 class EstimateAndDecide(beam.PTransform):
@@ -264,19 +263,23 @@ class EstimateAndDecide(beam.PTransform):
 
     The per-domain estimates come first because the content-farm rule needs them: every row of a (crawl,
     domain) whose estimated synthetic share is confidently above [synthetic] domain_max_share gets
-    synthetic_domain=True. The per-cohort estimate comes after decide, which assigns the cohort.
+    synthetic_domain=True. `reference`: synthetic_by_domain files of earlier runs or snapshots, the human
+    baseline of the estimates (``synthetic_beam.EstimateSyntheticShare``).
     """
 
-    def __init__(self, thresholds_path: str | None, output_dir: str):
+    def __init__(self, thresholds_path: str | None, output_dir: str, reference: list[str] | None = None):
         super().__init__()
         self.thresholds_path = thresholds_path
         self.output_dir = output_dir
+        self.reference = reference or []
 
     def expand(self, scored):
         th = load_thresholds(self.thresholds_path)
         max_share, min_docs = th.synthetic_domain_max_share, th.synthetic_domain_min_docs
-        # rows -> {"domain": estimate per (crawl, domain), "crawl": estimate per crawl}
-        estimates = scored | "estimate synthetic share" >> synthetic.EstimateSyntheticShare()
+        # rows -> {"domain": per (crawl, domain), "crawl": per crawl, "cohort": per cohort}
+        estimates = scored | "estimate synthetic share" >> synthetic_beam.EstimateSyntheticShare(
+            self.thresholds_path, self.reference
+        )
         # estimate -> ((crawl, domain), True) for content farms only: a small side input
         farms = (
             estimates["domain"]
@@ -300,10 +303,7 @@ class EstimateAndDecide(beam.PTransform):
                 codec="zstd",
             )
         )
-        by_cohort = decided | "estimate synthetic share per cohort" >> synthetic.EstimateSyntheticShareBy(
-            "cohort"
-        )
-        return decided, estimates["crawl"], by_cohort
+        return decided, estimates["crawl"], estimates["cohort"]
 
 
 def text_document_row(record: dict, source: str, crawl: str | None) -> dict:
@@ -383,8 +383,9 @@ def build(p, opts: PristineOptions, output_dir: str) -> None:
             dedup_against=opts.dedup_against,
         )
     )
+    reference = synthetic_beam.reference_files(opts.synthetic_reference)
     decided, synthetic_by_crawl, synthetic_by_cohort = scored | "estimate and decide" >> EstimateAndDecide(
-        opts.thresholds, output_dir
+        opts.thresholds, output_dir, reference
     )
     decided | "write parquet" >> WriteDocuments(output_dir, opts.rows_per_file)
     (

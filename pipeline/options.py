@@ -73,8 +73,8 @@ class PristineOptions(PipelineOptions):
             "--dedup_threshold",
             dest="dedup_threshold",
             type=float,
-            default=0.7,
-            help="MinHash LSH target Jaccard similarity for near duplicates (default 0.7)",
+            default=0.6,
+            help="MinHash LSH target Jaccard similarity for near duplicates (default 0.6)",
         )
         parser.add_argument(
             "--dedup-against",
@@ -83,6 +83,16 @@ class PristineOptions(PipelineOptions):
             nargs="+",
             default=[],
             help="signature indexes (DIR/dedup_index of earlier runs): matching documents are duplicates of them",
+        )
+        parser.add_argument(
+            "--synthetic-reference",
+            "--synthetic_reference",
+            dest="synthetic_reference",
+            nargs="+",
+            default=[],
+            help="earlier run directories (or their synthetic_by_domain*.parquet files) whose documents are the "
+            "human baseline of the synthetic-share estimates (default: this run's pre_llm documents, else the "
+            "model's human web histogram)",
         )
         parser.add_argument(
             "--rows-per-file",

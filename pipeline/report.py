@@ -4,9 +4,9 @@
 
 It shows the funnel (records read -> HTML -> extracted -> kept, rejects by reason, failures by kind), the
 language mix, score distributions (language, quality and synthetic scores where present, by cohort when a
-`cohort` column exists), the estimated synthetic share per cohort and per crawl and the domains with the
-highest estimated share (with their 95% intervals), the dedup cluster-size histogram and the time per
-stage, each when the run has that data.
+`cohort` column exists), the estimated AI share per cohort and per crawl and the domains with the
+highest estimated share (95% intervals, n, human reference and method), the dedup cluster-size
+histogram and the time per stage, each when the run has that data.
 """
 
 from __future__ import annotations
@@ -129,6 +129,65 @@ def _columns(run_dir: Path, root: str, wanted: list[str]) -> dict[str, list]:
     return {c: table.column(c).to_pylist() for c in wanted if c in table.column_names}
 
 
+def _interval(r: dict, suffix: str = "") -> str:
+    share = r.get(f"share{suffix}")
+    if share is None:
+        return "-"
+    return f"{share:.1%} [{r[f'share{suffix}_low']:.1%}, {r[f'share{suffix}_high']:.1%}]"
+
+
+def estimate_table(title: str, key: str, records: list[dict]) -> str:
+    """Each estimate with its target, n, reference and method: what the shares are measured against."""
+    if not records:
+        return ""
+    head = (
+        f"<tr><th>{_esc(key)}</th><th>target</th><th>n scored</th><th>AI share (95%)</th>"
+        "<th>n passing quality rules</th><th>AI share (95%)</th><th>human reference</th><th>reference n</th>"
+        "<th>method</th></tr>"
+    )
+    body = "".join(
+        f"<tr><td>{_esc(r.get(key))}</td><td>{_esc(r.get('target'))}</td><td>{r.get('n_target', 0):,}</td>"
+        f"<td>{_interval(r)}</td><td>{r.get('n_target_quality', 0):,}</td><td>{_interval(r, '_quality')}</td>"
+        f"<td>{_esc(r.get('reference'))}</td><td>{int(r.get('reference_n') or 0):,}</td>"
+        f"<td>{_esc(r.get('method'))}</td></tr>"
+        for r in records
+    )
+    return f"<figure><figcaption>{_esc(title)}</figcaption><table>{head}{body}</table></figure>"
+
+
+def synthetic_sections(stats: dict, run_dir: Path) -> list[str]:
+    """The estimated AI share per cohort, per crawl and the highest per domain (domains with an estimate of
+    their own: enough scored documents), each against its human reference."""
+    sections = []
+    for section, column, name in (
+        ("synthetic_by_cohort", "cohort", "cohort"),
+        ("synthetic_by_crawl", "crawl", "crawl"),
+    ):
+        records = [{column: key, **r} for key, r in sorted(stats.get(section, {}).items())]
+        rows = [
+            (f"{r[column]} (n={r['n_target']:,})", r["share"], r["share_low"], r["share_high"])
+            for r in records
+            if r.get("share") is not None
+        ]
+        sections.append(interval_chart(f"Estimated AI share, by {name} (95% interval)", rows))
+        sections.append(estimate_table(f"AI share by {name}: n, human reference and method", column, records))
+    files = sorted(run_dir.glob(SYNTHETIC_BY_DOMAIN.replace(".parquet", "*.parquet")))
+    if files:
+        table = [r for f in files for r in pq.read_table(f).to_pylist() if r.get("share") is not None]
+        table.sort(key=lambda r: (-r["share"], -r["n_target"]))
+        top = table[:20]
+        rows = [
+            (f"{r['domain']} (n={r['n_target']:,})", r["share"], r["share_low"], r["share_high"]) for r in top
+        ]
+        sections.append(
+            interval_chart("Highest estimated AI share, by domain with its own estimate (95% interval)", rows)
+        )
+        sections.append(
+            estimate_table("AI share by domain (highest): n, human reference and method", "domain", top)
+        )
+    return sections
+
+
 def build_report(run_dir: str | Path) -> str:
     run_dir = Path(run_dir)
     stats = json.loads((run_dir / STATS_FILE).read_text())
@@ -198,32 +257,7 @@ def build_report(run_dir: str | Path) -> str:
             )
         )
 
-    for section, title in (
-        ("synthetic_by_cohort", "Estimated synthetic share, by cohort (95% interval)"),
-        ("synthetic_by_crawl", "Estimated synthetic share, by crawl (95% interval)"),
-    ):
-        rows = [
-            (f"{key} (n={r['n_scored']:,})", r["share"], r["share_low"], r["share_high"])
-            for key, r in sorted(stats.get(section, {}).items())
-            if r.get("share") is not None
-        ]
-        sections.append(interval_chart(title, rows))
-
-    by_domain = run_dir / SYNTHETIC_BY_DOMAIN
-    if by_domain.exists():
-        table = pq.read_table(by_domain).to_pylist()
-        table.sort(key=lambda r: -(r.get("share") or 0))
-        rows = [
-            (
-                f"{r['domain']} (n={r['n_scored']:,})",
-                r["share"],
-                r.get("share_low", r["share"]),
-                r.get("share_high", r["share"]),
-            )
-            for r in table[:20]
-            if r.get("share") is not None
-        ]
-        sections.append(interval_chart("Highest estimated synthetic share, by domain (95% interval)", rows))
+    sections += synthetic_sections(stats, run_dir)
 
     timings = stats.get("stage_seconds", {})
     if timings:

@@ -8,7 +8,8 @@ ending in the batch id, so every batch of every snapshot lands in one Hive-parti
 (`DIR/curated/crawl=*/lang=*/`). A batch is finished when its line is in `DIR/manifest.jsonl`; a rerun
 skips finished batches, re-does the one that was interrupted (first deleting any files a half-finished
 commit left), and ends with the same files an uninterrupted run writes. `DIR/stats.json` is the sum of
-the batches' stats (`DIR/_batches/<batch>.json`).
+the batches' stats (`DIR/_batches/<batch>.json`). The synthetic-share estimates of a snapshot use the
+committed batches of the older ones as their human reference (``reference_files``).
 """
 
 from __future__ import annotations
@@ -109,14 +110,23 @@ def append_manifest(output: str, entry: dict) -> None:
     FileSystems.rename([tmp], [path])  # replaces the old manifest in one step (os.rename; a copy on GCS)
 
 
+def _parquet_files(root: str, name: str) -> list:
+    """Files called `name` (a glob) under root: in its subdirectories and at its top (synthetic_by_domain)."""
+    found = {}
+    for pattern in (FileSystems.join(root, "**", name), FileSystems.join(root, name)):
+        for meta in FileSystems.match([pattern])[0].metadata_list:
+            found[meta.path] = meta
+    return [found[path] for path in sorted(found)]
+
+
 def commit_batch(staging: str, output: str, batch: Batch) -> dict:
     """Move a finished batch's files into output (names ending in the batch id); returns its stats."""
-    leftovers = FileSystems.match([FileSystems.join(output, "**", f"*-{batch.id}.parquet")])[0].metadata_list
+    leftovers = _parquet_files(output, f"*-{batch.id}.parquet")
     if leftovers:  # a commit that was killed half-way
         FileSystems.delete([m.path for m in leftovers])
     with FileSystems.open(FileSystems.join(staging, STATS_FILE), compression_type="uncompressed") as f:
         stats = json.loads(f.read())
-    for meta in FileSystems.match([FileSystems.join(staging, "**", "*.parquet")])[0].metadata_list:
+    for meta in _parquet_files(staging, "*.parquet"):
         relative = meta.path[len(staging) :].lstrip("/")
         directory, _, name = relative.rpartition("/")
         target_dir = FileSystems.join(output, directory)
@@ -131,6 +141,20 @@ def commit_batch(staging: str, output: str, batch: Batch) -> dict:
         f.write(json.dumps(stats, indent=2, sort_keys=True).encode())
     FileSystems.delete([staging])
     return stats
+
+
+def reference_files(output: str, crawl: str) -> list[str]:
+    """The synthetic_by_domain files of the committed batches of snapshots older than `crawl`: the human
+    baseline of `crawl`'s synthetic-share estimates (file names end in the batch id, which starts with
+    its crawl)."""
+    files = FileSystems.match([FileSystems.join(output, "synthetic_by_domain-*.parquet")])[0].metadata_list
+    older = []
+    for meta in files:
+        name = meta.path.rsplit("/", 1)[-1].removeprefix("synthetic_by_domain-")
+        match = re.match(r"^(CC-MAIN-\d{4}-\d{2})-b\d+-", name)
+        if match and crawl_key(match.group(1)) < crawl_key(crawl):
+            older.append(meta.path)
+    return sorted(older)
 
 
 def flatten(stats: dict, prefix: str = "") -> dict[str, int]:

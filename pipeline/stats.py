@@ -96,7 +96,8 @@ def write_stats_file(stats: dict, output_dir: str) -> dict:
 
 
 def with_synthetic(stats: dict, synthetic_by_crawl=(), synthetic_by_cohort=()) -> dict:
-    """Add the synthetic-share estimates (adjusted classify-and-count) per crawl and per cohort to stats."""
+    """Add the AI-share estimates per crawl and per cohort to stats (``transforms.synthetic.group_estimate``
+    records: share and interval, all scored and passing the quality rules, with n, reference and method)."""
     if synthetic_by_crawl:
         stats["synthetic_by_crawl"] = {r["crawl"] or "unknown": r for r in synthetic_by_crawl}
     if synthetic_by_cohort:
@@ -109,7 +110,7 @@ SYNTHETIC_GROUPS = {"synthetic_by_crawl": "crawl", "synthetic_by_cohort": "cohor
 
 def merge_synthetic(parts: list[dict]) -> dict:
     """The synthetic estimates of several stats.json of disjoint rows (backfill batches) -> one per group,
-    recomputed from the summed counts (``synthetic.merge_group_records``)."""
+    recomputed from the summed histograms and reference masses (``synthetic.merge_group_records``)."""
     from transforms.synthetic import merge_group_records
 
     merged: dict = {}
@@ -177,6 +178,12 @@ def summary(stats: dict) -> str:
     lines.append(f"{'failed':<32}{stats[STATUS_FAILED]:>10,}")
     for reason, n in sorted(stats.get("failed_by_reason", {}).items(), key=lambda kv: -kv[1]):
         lines.append(f"{'  ' + reason:<32}{n:>10,}")
+    for cohort, r in sorted(stats.get("synthetic_by_cohort", {}).items()):
+        if r.get("share") is not None:
+            lines.append(
+                f"AI share, {cohort} (n={r['n_target']:,}): {r['share']:.1%} "
+                f"[{r['share_low']:.1%}, {r['share_high']:.1%}] vs {r['reference']}"
+            )
     ok = "holds" if stats["accounting_ok"] else "BROKEN"
     lines.append(f"accounting (in = kept + rejected + failed): {ok}")
     return "\n".join(lines)

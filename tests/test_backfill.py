@@ -80,7 +80,9 @@ def backfill_args(mirror, out):
 def dataset(out):
     files = {}
     for p in sorted(out.rglob("*.parquet")):
-        files[str(p.relative_to(out))] = pq.read_table(p).sort_by("id").to_pylist()
+        table = pq.read_table(p)
+        keys = ["id"] if "id" in table.column_names else ["crawl", "domain"]  # documents / domain estimates
+        files[str(p.relative_to(out))] = table.sort_by([(k, "ascending") for k in keys]).to_pylist()
     return files
 
 
@@ -108,6 +110,18 @@ def test_killed_backfill_resumes_to_the_same_output(mirror, tmp_path):
             v["share_low"] <= v["share"] <= v["share_high"] for v in stats[section].values() if v["n_scored"]
         )
     assert set(stats["synthetic_by_cohort"]) >= {"pre_llm", "post_llm"}
+    # the newer snapshot's estimates are measured against the older snapshot's documents
+    assert snapshots.reference_files(str(whole), "CC-MAIN-2020-34") == []
+    older_files = snapshots.reference_files(str(whole), "CC-MAIN-2024-22")
+    assert len(older_files) == 4 and all("CC-MAIN-2020-34" in f for f in older_files)
+    assert stats["synthetic_by_crawl"]["CC-MAIN-2024-22"]["reference"] == "CC-MAIN-2020-34"
+    assert "CC-MAIN" not in stats["synthetic_by_crawl"]["CC-MAIN-2020-34"]["reference"]
+    newer_domains = [
+        r
+        for f in whole.glob("synthetic_by_domain-CC-MAIN-2024-22-*.parquet")
+        for r in pq.read_table(f).to_pylist()
+    ]
+    assert newer_domains and all(r["reference"] == "CC-MAIN-2020-34" for r in newer_domains)
 
     # the same backfill in a process that is killed after its second batch is committed
     killed = tmp_path / "killed"

@@ -4,6 +4,7 @@ import gzip
 import json
 from collections import Counter
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from conftest import WARC_SAMPLES
@@ -13,6 +14,7 @@ from pipeline.stats import read_stats
 from transforms import warc
 from transforms.schema import SCHEMA
 from transforms.sink import file_schema
+from transforms.synthetic import shipped_bins
 
 
 def run_cli(*args) -> int:
@@ -79,7 +81,12 @@ def test_synthetic_share_per_cohort_counts_the_rows_written(all_samples_run):
         members = [r for r in rows if (r["cohort"] or "unknown") == cohort]
         scores = [r["synthetic_score"] for r in members if r["synthetic_score"] is not None]
         assert est["cohort"] == cohort and est["n_docs"] == len(members) and est["n_scored"] == len(scores)
-        assert est["n_flagged"] == sum(s >= est["threshold"] for s in scores)
+        bins = shipped_bins()
+        assert (
+            est["histogram_target"]
+            == np.bincount([bins.bin(s) for s in scores], minlength=bins.n_bins).tolist()
+        )
+        assert est["reference"] and est["method"] and est["target"] == "all"
         if scores:
             assert 0 <= est["share_low"] <= est["share"] <= est["share_high"] <= 1
         else:  # nothing in English: no estimate

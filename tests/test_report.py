@@ -34,8 +34,9 @@ def test_every_run_writes_a_self_contained_report(run_dir):
         "Rejected, by first failed rule",
         "Kept documents by language",
         "Wall time per stage",
-        "Estimated synthetic share, by cohort",
-        "Estimated synthetic share, by crawl",
+        "Estimated AI share, by cohort",
+        "AI share by cohort: n, human reference and method",
+        "Estimated AI share, by crawl",
     ):
         assert title in page
     # nothing to fetch: no scripts, no external references

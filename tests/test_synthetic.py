@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +16,9 @@ from transforms import synthetic as syn
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 L2R = SHARED_DATA / "synthetic-text-l2r" / "l2r.jsonl.gz"
 
-# Floors a little under what training measured (in-domain 0.92, leave-one-generator-out 0.88-0.97).
-IN_DOMAIN_AUROC_FLOOR = 0.90
-LOGO_SMALL_AUROC_FLOOR = 0.82  # GPT-4o held out, trained on half of the pairs (measured 0.86)
+# Floors a little under what training measured (held-out L2R 0.95, see the model card).
+IN_DOMAIN_AUROC_FLOOR = 0.93
+LOGO_SMALL_AUROC_FLOOR = 0.82  # GPT-4o held out, trained on half of the pairs
 
 
 @pytest.fixture(scope="module")
@@ -45,20 +45,31 @@ def test_shipped_model_is_package_data_and_small():
     total = sum((d / f).stat().st_size for f in (syn.FASTTEXT_FILE, syn.PARAMS_FILE))
     assert total < 10_000_000
     params = json.loads((d / syn.PARAMS_FILE).read_text())
-    assert params["combiner"]["inputs"] == list(syn.INPUTS)
+    inputs = params["combiner"]["inputs"]
+    assert inputs[0] == "fasttext_margin" and set(inputs) <= set(syn.INPUTS)
     op = params["operating_point"]
     assert syn.FLAG_THRESHOLD == op["threshold"]
     assert 0 <= syn.FPR < syn.TPR <= 1 and 0 <= syn.FPR_IN_DOMAIN < syn.TPR_IN_DOMAIN <= 1
+    assert {"n_pos", "n_neg"} <= set(op["out_of_domain"])
+    hist = params["histograms"]
+    assert len(hist["edges"]) == 21 and hist["edges"][0] == 0 and hist["edges"][-1] == 1
+    for key in ("human_web", "human_l2r", "ai"):
+        assert len(hist[key]) == 20 and sum(hist[key]) > 100
+    # the AI scores sit higher than the human web scores
+    mean = {k: np.dot(hist[k], np.diff(hist["edges"]).cumsum()) / sum(hist[k]) for k in ("human_web", "ai")}
+    assert mean["ai"] > mean["human_web"] + 0.3
     card = (d / syn.MODEL_CARD).read_text()
-    assert "CC BY 3.0" in card and "| in-domain (held-out L2R pairs) |" in card
+    assert "CC BY 3.0" in card and "| held-out L2R pairs |" in card
 
 
 def test_scores_are_calibrated_probabilities(scorer, l2r_rows):
-    texts = [r["text"] for r in l2r_rows[::97]]
+    texts = [r["text"] for r in l2r_rows[::37]]
     scores = scorer.score_batch(texts)
     assert len(scores) == len(texts)
-    assert all(isinstance(s, float) and 0.0 <= s <= 1.0 for s in scores)
-    assert len({round(s, 4) for s in scores}) > 20  # a ranking, not a constant
+    scored = [s for s in scores if s is not None]
+    assert len(scored) > len(texts) / 2
+    assert all(isinstance(s, float) and 0.0 <= s <= 1.0 for s in scored)
+    assert len({round(s, 4) for s in scored}) > 20  # a ranking, not a constant
 
 
 def test_held_out_l2r_auroc(scorer, l2r_rows):
@@ -66,15 +77,17 @@ def test_held_out_l2r_auroc(scorer, l2r_rows):
     cuts = tuple(scorer.params["fasttext"]["settings"]["split"])
     test = [r for r in l2r_rows if train_synthetic.split_of(r["pair_id"], seed, cuts) == "test"]
     assert len(test) > 2000
-    scores = scorer.score_batch([r["text"] for r in test])
-    labels = [r["label"] == "synthetic" for r in test]
+    all_scores = scorer.score_batch([r["text"] for r in test])
+    scores = [s for s in all_scores if s is not None]
+    labels = [r["label"] == "synthetic" for r, s in zip(test, all_scores, strict=True) if s is not None]
+    assert len(scores) > 1500
     assert syn.auroc(labels, scores) >= IN_DOMAIN_AUROC_FLOOR
-    # calibrated for equal priors: the class-balanced ECE is small
-    assert syn.ece(labels, scores, balanced=True) < 0.06
+    assert syn.tpr_at_fpr(labels, scores, 0.01) >= 0.4
 
 
 def test_chatbot_phrases_raise_the_score(scorer, l2r_rows):
-    humans = [r["text"] for r in l2r_rows if r["label"] == "human" and 300 < len(r["text"]) < 1200][:40]
+    humans = [r["text"] for r in l2r_rows if r["label"] == "human" and 300 < len(r["text"]) < 1200]
+    humans = [t for t in humans if scorer.score(t) is not None][:40]
     plain = scorer.score_batch(humans)
     leaked = scorer.score_batch(
         [f"Sure! Here is a revised version of the text:\n\n{t}\n\nI hope this helps!" for t in humans]
@@ -84,46 +97,130 @@ def test_chatbot_phrases_raise_the_score(scorer, l2r_rows):
     assert syn.count_chatbot_phrases("Of course, it's not just rural pollution.") == 0
 
 
-def test_edge_cases(scorer):
+PROSE = (
+    "The committee met on Tuesday to discuss the budget for next year, and nobody agreed on anything. "
+    "Several members argued that the proposed cuts would hurt the library more than the roads. "
+    "After three hours the chair adjourned the meeting and promised a vote before the end of the month."
+)
+
+
+def test_abstain_rule_cases(scorer):
+    """Nothing to judge -> no score and a reason; prose -> a probability."""
+    menu = "\n".join(["Home", "News", "Sports", "Weather", "Contact us", "About", "Privacy policy"] * 12)
+    links = "\n".join(f"Cheap flights to city number {i} from only 20 dollars" for i in range(40))
+    serp = "\n".join(
+        f"Result title {i}\nexample{i}.com/page\nA snippet of the page that ends in the middle of a ..."
+        for i in range(15)
+    )
+    grid = "\n".join(f"Blue cotton shirt, size {i}\n$19.99\nAdd to cart" for i in range(30))
+    cases = {
+        "": "too_short",
+        "Hello": "too_short",
+        PROSE[:120]: "too_short",
+        menu: "not_prose",
+        links: "not_prose",
+        serp: "not_prose",
+        grid: "not_prose",
+        # a little prose under a big menu: under the prose share
+        menu + "\n" + menu + "\n" + PROSE: "not_prose",
+    }
+    for text, reason in cases.items():
+        score, why, _ = scorer.score_one(text, "en")
+        assert (score, why) == (None, reason), text[:60]
+    assert scorer.score_one(PROSE, "de")[:2] == (None, "not_english")
     assert scorer.score_batch(["", "   \n\t", None]) == [None, None, None]
-    one = scorer.score("Hello")
-    assert one is not None and abs(one - 0.5) <= 0.05  # thin evidence stays near 0.5
+    for text in (PROSE, "Home\nNews\nSports\n" + PROSE + "\nShare this\nTweet"):
+        score, why, _ = scorer.score_one(text, "en")
+        assert why is None and 0.0 <= score <= 1.0
+    # the rule itself, on counts
+    assert syn.abstain_reason("en", 49, 49) == "too_short"
+    assert syn.abstain_reason("en", 200, 49) == "not_prose"
+    assert syn.abstain_reason("en", 200, 59) == "not_prose"  # under 30% prose
+    assert syn.abstain_reason("en-US", 200, 60) is None and syn.abstain_reason(None, 50, 50) is None
+    assert syn.abstain_reason("zh", 500, 500) == "not_english"
+
+
+def test_edge_cases(scorer):
     chinese = "人工智能正在改变我们的生活方式。" * 30
     assert scorer.score(chinese, "zh") is None  # not applicable: English-only model
-    assert scorer.score("Das ist ein ganz normaler deutscher Satz über das Wetter.", "de") is None
-    forced = scorer.score(chinese)  # no language given: scored as English, still a sane number
-    assert forced is not None and 0.0 <= forced <= 1.0
     big = ("The committee met on Tuesday to discuss the budget, and nobody agreed. " * 15_000)[:1_000_000]
-    t0 = time.perf_counter()
     s = scorer.score(big, "en")
     assert s is not None and 0.0 <= s <= 1.0 and not math.isnan(s)
-    assert time.perf_counter() - t0 < 5
-    assert scorer.score("Ünïcödé “quotes” — dashes…   spaces", "en-US") is not None
+    assert len(scorer.explain(big, "en")["sample"]) <= syn.SAMPLE_CHARS
+    quoted = PROSE.replace("budget", "\u201cbudget\u201d \u2014").replace("  ", "\u00a0 ")
+    assert scorer.score(quoted, "en-US") is not None
+
+
+def test_prose_lines_and_sample():
+    text = "Menu\nHome | About\n" + "\n".join(
+        f"Line {i} has exactly enough words to count as prose." for i in range(100)
+    )
+    n_words, prose_words, lines = syn.prose_lines(text)
+    assert n_words == 4 + 100 * 10 and prose_words == 1000 and len(lines) == 100
+    sample = syn.prose_sample(lines, 600)
+    picked = sample.split("\n")
+    assert len(sample) <= 600 and picked[0] == lines[0]
+    assert "Line 9" in picked[-1] or int(picked[-1].split()[1]) > 80  # spread over the whole document
+    assert syn.prose_sample(lines[:2], 600) == "\n".join(lines[:2])
+    assert syn.prose_lines("A list of eight words with no end")[1] == 0
+    assert syn.prose_lines("Eight words that trail off into nothing at all...")[1] == 0
+    assert syn.prose_lines("He said \u201cthis line of eight words ends a sentence.\u201d")[1] == 10
 
 
 def test_explain_contributions_add_up(scorer, l2r_rows):
-    text = next(r["text"] for r in l2r_rows if r["generator"] == "GPT-4o")
+    text = next(
+        r["text"] for r in l2r_rows if r["generator"] == "GPT-4o" and scorer.score(r["text"]) is not None
+    )
     e = scorer.explain(text)
-    assert e["applicable"] and set(e["contributions"]) == set(syn.INPUTS)
+    assert e["applicable"] and set(e["contributions"]) == set(scorer.inputs)
     assert math.isclose(sum(e["contributions"].values()) + e["intercept"], e["logit"], abs_tol=1e-9)
     assert math.isclose(e["score"], scorer.score(text), abs_tol=1e-9)
-    long_text = "\n\n".join(r["text"] for r in l2r_rows[:30])
-    e_long = scorer.explain(long_text)
-    assert 1 < e_long["passages"] <= syn.MAX_PASSAGES
-    assert math.isclose(e_long["score"], scorer.score(long_text), abs_tol=1e-9)
-    assert scorer.explain("", "en")["applicable"] is False
+    e_none = scorer.explain("", "en")
+    assert e_none["applicable"] is False and e_none["abstain_reason"] == "too_short"
 
 
 def test_columns_batch(scorer):
     cols = scorer.columns_batch(
-        ["As an AI language model, I can't do that. " * 5, "Bonjour à tous", ""], ["en", "fr", "en"]
+        [
+            "As an AI language model, I can't do that for you, but here is what I can say. " * 5,
+            "Bonjour à tous",
+            "",
+        ],
+        ["en", "fr", "en"],
     )
     assert [set(c) for c in cols] == [set(syn.SYNTHETIC_COLUMN_NAMES)] * 3
-    assert cols[0]["synthetic_phrases"] == 5 and math.isclose(
-        cols[0]["sample_weight"], 1 - cols[0]["synthetic_score"]
-    )
-    assert cols[1] == {"synthetic_score": None, "sample_weight": 1.0, "synthetic_phrases": None}
-    assert cols[2]["synthetic_score"] is None
+    assert "synthetic_abstain_reason" in syn.SYNTHETIC_COLUMN_NAMES
+    assert cols[0]["synthetic_phrases"] == 5 and cols[0]["synthetic_abstain_reason"] is None
+    assert math.isclose(cols[0]["sample_weight"], 1 - cols[0]["synthetic_score"])
+    assert cols[1] == {
+        "synthetic_score": None,
+        "sample_weight": 1.0,
+        "synthetic_phrases": None,
+        "synthetic_abstain_reason": "not_english",
+    }
+    assert cols[2]["synthetic_score"] is None and cols[2]["sample_weight"] == 1.0
+    assert cols[2]["synthetic_abstain_reason"] == "too_short"
+
+
+def test_held_out_web_fpr_is_measured_by_the_evaluation_code(scorer, shared_data):
+    """The FPR on held-out human web text, recomputed here with the evaluation code, is what training
+    measured and wrote into the model's metrics, and under the 2% target per source."""
+    from pipeline.web_text import load_web_text
+
+    records = [r for r in load_web_text() if r["lang"] == "en" and r["pre_llm"] and r["split"] == "test"]
+    result = evaluate_synthetic.web_fpr(scorer, records)
+    pooled = result["by_source"]["pooled"]
+    metrics = json.loads((syn.model_dir() / syn.METRICS_FILE).read_text())
+    measured = metrics["results"]["web_test_fpr"]
+    assert set(result["by_source"]) == set(measured) == {"web-pages-pre2022", "aeb", "warc-samples", "pooled"}
+    for source, b in result["by_source"].items():
+        assert (b["scored"], b["flagged"]) == (measured[source]["n"], measured[source]["flagged"]), source
+        assert b["fpr"] <= 0.02, source
+    assert pooled["scored"] > 150 and pooled["abstained"] < 0.5
+    # the population estimate's FPR comes from web pages of sources held out of training: also small
+    assert syn.FPR <= 0.02 and syn.FPR_N > pooled["scored"]
+    # and the threshold does flag AI text
+    assert syn.TPR > 0.4
 
 
 # --------------------------------------------------------------------------------------------------
@@ -160,15 +257,6 @@ def test_style_features():
     assert german["lexical_diversity"] is not None and german["sentence_length_cv"] is not None
     chinese = syn.style_features("我们今天去了公园。天气很好，人很多。", "zh")
     assert chinese["mean_word_length"] is None and chinese["lexical_diversity"] is not None
-
-
-def test_passages_cover_long_documents():
-    t = " ".join(f"Sentence number {i} is here." for i in range(2000))
-    parts = syn.passages(t)
-    assert len(parts) == syn.MAX_PASSAGES
-    assert all(200 < len(p) < 2 * syn.PASSAGE_CHARS for p in parts)
-    assert parts[0].startswith("Sentence number 0 ") and parts[-1].endswith("1999 is here.")
-    assert syn.passages("short text") == ["short text"] and syn.passages("") == []
 
 
 # --------------------------------------------------------------------------------------------------
@@ -249,73 +337,10 @@ def test_adjusted_share_interval_coverage():
         assert 0.93 <= hits / len(draws) <= 0.975
 
 
-def test_shrink_and_prior_strength():
-    # a 3-page domain with every page flagged lands near the overall rate; a 3,000-page one keeps its own
-    k_small, n_small = syn.shrink(3, 3, prior_rate=0.2, strength=50)
-    assert math.isclose(k_small / n_small, (3 + 10) / 53)
-    k_big, n_big = syn.shrink(2400, 3000, prior_rate=0.2, strength=50)
-    assert abs(k_big / n_big - 0.8) < 0.02
-    # identical domains (no between-domain variance) -> the strongest prior; spread-out ones -> weak
-    rates = [0.2] * 10
-    assert (
-        syn.prior_strength(10, sum(rates), sum(r * r for r in rates), 10 / 100, 0.2) == syn.MAX_PRIOR_STRENGTH
-    )
-    rates = [0.0, 1.0] * 5
-    strength = syn.prior_strength(10, sum(rates), sum(r * r for r in rates), 10 / 100, 0.5)
-    assert syn.MIN_PRIOR_STRENGTH <= strength < 5
-    assert syn.prior_strength(3, 0.6, 0.12, 0.03, 0.2) == syn.DEFAULT_PRIOR_STRENGTH
+def test_content_farm_rule():
     farm = {"n_scored": 50, "share_low": 0.7}
     assert syn.is_content_farm(farm, 0.5) and not syn.is_content_farm({**farm, "n_scored": 5}, 0.5)
-
-
-def test_estimate_synthetic_share_transform():
-    import apache_beam as beam
-    from apache_beam.options.pipeline_options import PipelineOptions
-    from apache_beam.testing.util import assert_that
-
-    from transforms.synthetic import EstimateSyntheticShare
-
-    rows = []
-    # crawl A: farm.example 40 docs, 36 flagged; news.example 60 docs, 6 flagged; tiny.example 2 flagged of 2
-    for domain, n, k in (("farm.example", 40, 36), ("news.example", 60, 6), ("tiny.example", 2, 2)):
-        rows += [{"crawl": "A", "domain": domain, "synthetic_score": 0.9, "status": "kept"}] * k
-        rows += [{"crawl": "A", "domain": domain, "synthetic_score": 0.1, "status": "kept"}] * (n - k)
-    rows += [{"crawl": "A", "domain": "news.example", "synthetic_score": None, "status": "kept"}] * 5
-    rows += [{"crawl": "A", "domain": "news.example", "synthetic_score": 0.9, "status": "failed"}] * 7
-    rows += [{"crawl": "B", "domain": "news.example", "synthetic_score": 0.1, "status": "rejected"}] * 10
-    tpr, fpr = 0.8, 0.1
-
-    def check_domains(records):
-        by = {(r["crawl"], r["domain"]): r for r in records}
-        assert set(by) == {
-            ("A", "farm.example"),
-            ("A", "news.example"),
-            ("A", "tiny.example"),
-            ("B", "news.example"),
-        }
-        news = by["A", "news.example"]
-        assert (news["n_docs"], news["n_scored"], news["n_flagged"]) == (65, 60, 6)
-        assert set(news) == set(syn.DOMAIN_ESTIMATE_FIELDS)
-        farm, tiny = by["A", "farm.example"], by["A", "tiny.example"]
-        assert farm["share"] > 0.7 and news["share_unshrunk"] == 0.0 and news["share"] < 0.2
-        assert tiny["share_unshrunk"] == 1.0 and tiny["share"] < 0.8  # 2 pages: shrunk to crawl A's rate
-        assert farm["prior_strength"] == syn.DEFAULT_PRIOR_STRENGTH  # 3 domains: too few to estimate it
-        expected = syn.adjusted_share(*syn.shrink(36, 40, 44 / 102, syn.DEFAULT_PRIOR_STRENGTH), tpr, fpr)
-        assert np.allclose([farm["share"], farm["share_low"], farm["share_high"]], expected)
-
-    def check_crawls(records):
-        by = {r["crawl"]: r for r in records}
-        a = by["A"]
-        assert (a["n_docs"], a["n_scored"], a["n_flagged"], a["n_domains"]) == (107, 102, 44, 3)
-        assert np.allclose(
-            [a["share"], a["share_low"], a["share_high"]], syn.adjusted_share(44, 102, tpr, fpr)
-        )
-        assert by["B"]["share"] == 0.0 and set(a) == set(syn.CRAWL_ESTIMATE_FIELDS)
-
-    with beam.Pipeline(options=PipelineOptions(runner="FnApiRunner")) as p:
-        estimates = p | beam.Create(rows) | EstimateSyntheticShare(threshold=0.5, tpr=tpr, fpr=fpr)
-        assert_that(estimates["domain"], check_domains, label="domains")
-        assert_that(estimates["crawl"], check_crawls, label="crawls")
+    assert not syn.is_content_farm({"n_scored": 50, "share_low": None}, 0.5)  # no estimate of its own
 
 
 # --------------------------------------------------------------------------------------------------
@@ -334,50 +359,71 @@ def test_split_keeps_pairs_together(l2r_rows):
 
 
 @pytest.fixture(scope="module")
-def small_corpus(l2r_rows):
-    """Half of the L2R pairs (every 2nd), with their splits."""
-    pairs = sorted({r["pair_id"] for r in l2r_rows if r["pair_id"]})[::2]
-    keep = set(pairs)
+def small_docs(l2r_rows, shared_data):
+    """Half of the L2R pairs (every 2nd) and the human web text, as training documents."""
+    from pipeline.web_text import load_web_text
+
+    keep = set(sorted({r["pair_id"] for r in l2r_rows if r["pair_id"]})[::2])
     rows = [r for r in l2r_rows if r["pair_id"] in keep]
-    corpus = train_synthetic.Corpus.build(
-        [r["text"] for r in rows], [int(r["label"] == "synthetic") for r in rows]
-    )
-    splits = np.array([train_synthetic.split_of(r["pair_id"], 0, (0.7, 0.85)) for r in rows])
-    domains = np.array([r["domain"] for r in rows])
-    generators = np.array([r["generator"] for r in rows])
-    return rows, corpus, splits, domains, generators
-
-
-def test_leave_one_generator_out(small_corpus):
-    rows, corpus, splits, domains, generators = small_corpus
-    held = "GPT-4o"
-    train = np.flatnonzero((splits == "train") & (generators != held))
-    cal = np.flatnonzero((splits == "cal") & (generators != held))
-    test = np.flatnonzero((splits == "test") & np.isin(generators, [held, "human"]))
+    web = [r for r in load_web_text() if r["lang"] == "en" and r["pre_llm"]]
     settings = train_synthetic.Settings()
-    fitted = train_synthetic.fit(corpus, train, cal, domains, generators, settings, seed=0, quantize=False)
-    scores = train_synthetic.score_texts(corpus, fitted, test)
-    assert syn.auroc(corpus.y[test], scores) >= LOGO_SMALL_AUROC_FLOOR
+    return rows, train_synthetic.build_docs(rows, web, 0, settings), settings
 
 
-def test_training_is_reproducible(small_corpus, tmp_path):
-    rows, corpus, splits, domains, generators = small_corpus
-    idx = np.arange(len(rows))[::6]  # a small subset: a few seconds per fit
-    train, cal, test = (idx[splits[idx] == s] for s in ("train", "cal", "test"))
-    settings = train_synthetic.Settings(bucket=20_000, quantize_cutoff=5_000, epoch=5)
-    a = train_synthetic.fit(corpus, train, cal, domains, generators, settings, seed=7, quantize=True)
-    b = train_synthetic.fit(corpus, train, cal, domains, generators, settings, seed=7, quantize=True)
-    sa = train_synthetic.score_texts(corpus, a, test)
-    sb = train_synthetic.score_texts(corpus, b, test)
-    assert np.array_equal(sa, sb)
+def test_training_documents(small_docs):
+    rows, docs, _ = small_docs
+    assert set(docs.kind) == {"l2r", "wrapped", "web"}
+    # every test text of L2R is measured plain and wrapped in page boilerplate; the wrapped form holds it
+    test_l2r = np.flatnonzero((docs.kind == "l2r") & (docs.split == "test"))
+    test_wrapped = np.flatnonzero((docs.kind == "wrapped") & (docs.split == "test"))
+    assert len(test_l2r) == len(test_wrapped) > 0
+    for i, j in zip(test_l2r[:50], test_wrapped[:50], strict=True):
+        assert docs.texts[i] in docs.texts[j] and len(docs.texts[j]) > len(docs.texts[i])
+        assert docs.y[i] == docs.y[j]
+    # both classes are wrapped, in training too
+    train_wrapped = (docs.kind == "wrapped") & (docs.split == "train")
+    assert {0, 1} == set(docs.y[train_wrapped])
+    assert set(docs.source[docs.kind == "web"]) == {"web-pages-pre2022", "aeb", "warc-samples"}
+    assert docs.scored.mean() > 0.5 and not docs.scored.all()
+
+
+def test_leave_one_generator_out(small_docs):
+    _, docs, settings = small_docs
+    held = "GPT-4o"
+    keep = docs.generator != held
+    train = np.flatnonzero((docs.split == "train") & keep)
+    cal = np.flatnonzero((docs.split == "cal") & keep)
+    test = np.flatnonzero((docs.split == "test") & np.isin(docs.generator, [held, "human"]) & docs.scored)
+    fitted = train_synthetic.fit(docs, train, cal, settings, seed=0, quantize=False)
+    scores = train_synthetic.score_docs(fitted, train_synthetic.inputs_of(docs, fitted, test))
+    l2r = docs.kind[test] == "l2r"
+    assert syn.auroc(docs.y[test][l2r], scores[l2r]) >= LOGO_SMALL_AUROC_FLOOR
+    web = docs.kind[test] == "web"
+    assert (scores[web] >= fitted.threshold).mean() <= 0.05
+
+
+def test_training_is_reproducible(small_docs, tmp_path):
+    _, docs, settings = small_docs
+    idx = np.arange(len(docs.y))[::6]  # a small subset: a few seconds per fit
+    train, cal, test = (idx[docs.split[idx] == s] for s in ("train", "cal", "test"))
+    test = test[docs.scored[test]]
+    settings = dataclasses.replace(settings, bucket=20_000, quantize_cutoff=5_000, epoch=5)
+    a = train_synthetic.fit(docs, train, cal, settings, seed=7, quantize=True)
+    b = train_synthetic.fit(docs, train, cal, settings, seed=7, quantize=True)
+    sa = train_synthetic.score_docs(a, train_synthetic.inputs_of(docs, a, test))
+    sb = train_synthetic.score_docs(b, train_synthetic.inputs_of(docs, b, test))
+    assert np.array_equal(sa, sb) and a.threshold == b.threshold
     assert np.array_equal(a.coef, b.coef) and np.array_equal(a.knots_y, b.knots_y)
+    a.ft.save_model(str(tmp_path / "a.ftz"))
+    b.ft.save_model(str(tmp_path / "b.ftz"))
+    assert (tmp_path / "a.ftz").read_bytes() == (tmp_path / "b.ftz").read_bytes()
     # the saved model scores as the training code does
     params = a.params(settings)
-    params["operating_point"] = {"threshold": 0.5}
+    params["operating_point"] = {"threshold": a.threshold}
     a.ft.save_model(str(tmp_path / syn.FASTTEXT_FILE))
     (tmp_path / syn.PARAMS_FILE).write_text(json.dumps(params))
     loaded = syn.SyntheticScorer.load(tmp_path)
-    assert np.allclose(loaded.score_batch([rows[i]["text"] for i in test]), sa, atol=1e-6)
+    assert np.allclose(loaded.score_batch([docs.texts[i] for i in test]), sa, atol=1e-6)
 
 
 def test_evaluate_cli(tmp_path, l2r_rows, capsys):
@@ -389,19 +435,15 @@ def test_evaluate_cli(tmp_path, l2r_rows, capsys):
     table = capsys.readouterr().out
     assert "overall" in table and "domain=Sports" in table and "generator=GPT-4o" in table
     result = json.loads(out.read_text())
-    assert result["overall"]["n"] == len(sample) and 0.5 < result["overall"]["auroc"] <= 1
+    assert result["overall"]["n"] + result["skipped"] == len(sample) and 0.5 < result["overall"]["auroc"] <= 1
+    assert result["skipped"] == sum(result["abstained"].values()) > 0
+    assert set(result["abstained"]) <= {"too_short", "not_prose"}
     assert {"tpr_at_1pct_fpr", "ece", "estimated_share"} <= set(result["overall"])
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "x", "label": "robot"}\n')
     assert evaluate_synthetic.main(["--input", str(bad)]) == 2
-
-
-def test_group_estimates_merge_from_their_counts():
-    a = syn.group_record({"n_docs": 120, "n_scored": 100, "n_flagged": 40}, 0.5, 0.8, 0.2, 1000, 1000)
-    b = syn.group_record({"n_docs": 30, "n_scored": 20, "n_flagged": 2}, 0.5, 0.8, 0.2, 1000, 1000)
-    merged = syn.merge_group_records([a, b])
-    whole = syn.group_record({"n_docs": 150, "n_scored": 120, "n_flagged": 42}, 0.5, 0.8, 0.2, 1000, 1000)
-    assert merged == whole
-    assert merged["share_low"] < merged["share"] < merged["share_high"]
-    with pytest.raises(ValueError, match="different thresholds or rates"):
-        syn.merge_group_records([a, {**b, "tpr": 0.7}])
+    # --web: FPR per source on the shared human web text
+    web_json = tmp_path / "web.json"
+    assert evaluate_synthetic.main(["--web", "--json", str(web_json)]) == 0
+    web = json.loads(web_json.read_text())
+    assert web["threshold"] == syn.FLAG_THRESHOLD and web["by_source"]["pooled"]["scored"] > 150

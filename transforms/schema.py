@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import pyarrow as pa
 
-from transforms.dedup import DEDUP_COLUMNS
+from transforms.dedup.columns import DEDUP_COLUMNS
 from transforms.quality import QUALITY_COLUMNS
 from transforms.synthetic import SYNTHETIC_COLUMNS
 from transforms.urlfilter import URL_COLUMNS

@@ -32,6 +32,7 @@ def build_job(argv: list[str]) -> beam.Pipeline:
     cli.check_inputs(ours.input)
     cli.check_thresholds(ours.thresholds)
     cli.check_model(ours.quality_model, "--quality-model")
+    cli.check_synthetic_reference(ours.synthetic_reference)
     cli.prepare_output(ours.output, overwrite=False)
     pipeline = beam.Pipeline(options=opts)
     graph.build(pipeline, ours, ours.output)

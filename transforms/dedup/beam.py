@@ -1,0 +1,683 @@
+"""Deduplicate: URL, exact and MinHash LSH near duplicates, clustered by connected components in Beam.
+
+    rows -> sketch --+-- (id64, packed row) ------------------------------------------------+
+                     +-- (url, fetch) -> newest fetch -> marks ----+                          |
+                     +-- (text id, node, check, info) -------------+-> per distinct text ---+ |
+                     +-- (bucket, text id) -> capped buckets -> pairs+   exact edges, pairs | |
+                                                                        -> verify -> edges  | |
+                                                   connected components <-------------------+ |
+                                                          -> verdicts (id64) -> join once <---+
+
+Only 63-bit ints (document ids, text ids, bucket ids), 30-byte nodes, the 256-byte verification sketch and
+the duplicate's names travel through the dedup shuffles; a row travels once, to the final join.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import apache_beam as beam
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.coders import FastPrimitivesCoder
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+
+from transforms.dedup.clusters import (
+    CLUSTER,
+    EXCLUDE,
+    NEWEST,
+    TIER_CURRENT,
+    TIER_EARLIER,
+    URL,
+    DedupConfig,
+    bucket_add,
+    bucket_members,
+    bucket_merge,
+    bucket_pairs,
+    bucket_unpack,
+    canonical_edge,
+    check_metadata,
+    decode_node,
+    doc_info,
+    encode_node,
+    has_text,
+    index_record,
+    index_schema,
+    large_star,
+    newest_fetch,
+    node_id64,
+    node_tier,
+    pack_row,
+    sketch_rows,
+    small_star,
+    unpack_row,
+    verdict_columns,
+)
+from transforms.dedup.minhash import (
+    _empty_value,
+    band_keys,
+    bucket_id,
+    signature_dtype,
+    sketch_similarity,
+    text_id,
+    verification_sketch,
+)
+
+INDEX_FILE_PREFIX = "signatures"
+_INDEX_READ_COLUMNS = ["id", "url", "crawl", "fetch_date", "quality_score", "text_hash", "signature"]
+
+
+# --------------------------------------------------------------------------------------------------
+# DoFns
+# --------------------------------------------------------------------------------------------------
+
+
+class SketchDocuments(beam.DoFn):
+    """[row, ...] -> (id64, packed row) per row with text; on the other outputs what each shuffle needs:
+
+    'texts'    (text id, (node, check, info))
+    'fetches'  (url key, (fetch ts, id64, text id)) for rows with a url
+    'buckets'  (bucket id, text id) per band
+    'index'    the row's index record (with an index directory)
+    'passthrough'  rows without text, untouched
+    """
+
+    TEXTS, FETCHES, BUCKETS, INDEX, PASSTHROUGH = "texts", "fetches", "buckets", "index", "passthrough"
+
+    def __init__(self, config: DedupConfig, write_index: bool):
+        self.config = config
+        self.write_index = write_index
+        self.documents = Metrics.counter("dedup", "documents")
+        self.passthrough = Metrics.counter("dedup", "passthrough_rows")
+
+    def process(self, batch: list[dict]):
+        todo = []
+        for row in batch:
+            if has_text(row):
+                todo.append(row)
+            else:
+                self.passthrough.inc()
+                yield beam.pvalue.TaggedOutput(self.PASSTHROUGH, row)
+        for row, s in zip(todo, sketch_rows(todo, self.config), strict=True):
+            self.documents.inc()
+            yield s.id64, pack_row(row)
+            yield beam.pvalue.TaggedOutput(self.TEXTS, (s.text_id, (s.node, s.check, s.info)))
+            if s.url_key is not None:
+                yield beam.pvalue.TaggedOutput(self.FETCHES, (s.url_key, (s.fetch_ts, s.id64, s.text_id)))
+            for bucket in s.buckets:
+                yield beam.pvalue.TaggedOutput(self.BUCKETS, (bucket, s.text_id))
+            if self.write_index:
+                yield beam.pvalue.TaggedOutput(self.INDEX, index_record(row, s))
+
+
+class KeepNewestFetch(beam.DoFn):
+    """(url key, [(fetch ts, id64, text id), ...]) -> marks for the distinct texts: each older fetch is left out
+    of content dedup (EXCLUDE, keyed by its text) and named a URL duplicate of the newest (NEWEST, keyed by
+    the newest's text, whose group knows its names)."""
+
+    def __init__(self):
+        self.url_duplicates = Metrics.counter("dedup", "url_duplicates")
+
+    def process(self, element):
+        _, fetches = element
+        fetches = set(fetches)
+        if len(fetches) < 2:
+            return
+        newest = newest_fetch(fetches)
+        for _ts, id64, text in fetches:
+            if id64 != newest[1]:
+                self.url_duplicates.inc()
+                yield text, (EXCLUDE, id64)
+                yield newest[2], (NEWEST, newest[1], id64)
+
+
+class BucketCombine(beam.CombineFn):
+    """text ids of a bucket -> an accumulator (see ``bucket_pack``): the ``keep`` texts with the smallest
+    stable hash. Combined before the shuffle, so copies of a text count once and a bucket of a million
+    pages is no hot key."""
+
+    def __init__(self, keep: int | None):
+        self.keep = keep
+
+    def create_accumulator(self):
+        return None
+
+    def add_input(self, acc, text):
+        if acc is None or acc == text:  # the common case, without building a set
+            return text
+        return bucket_add(acc, (text,), self.keep)
+
+    def merge_accumulators(self, accs):
+        return bucket_merge(accs, self.keep)
+
+    def extract_output(self, acc):
+        return acc
+
+
+class BucketPairs(beam.DoFn):
+    """(bucket id, (dropped, kept)) -> candidate pairs of distinct texts (see ``bucket_pairs``), counted. A
+    bucket over ``max_bucket_size`` texts keeps those with the smallest stable hash of (bucket, text) among
+    the 4 x max_bucket_size the combiner kept: a different subset in every band."""
+
+    def __init__(self, config: DedupConfig):
+        self.cap = config.max_bucket_size
+        self.small = config.small_bucket
+        self.capped = Metrics.counter("dedup", "buckets_capped")
+        self.dropped = Metrics.counter("dedup", "bucket_members_dropped")
+        self.sizes = Metrics.distribution("dedup", "bucket_size_over_1")
+        self.pairs = Metrics.counter("dedup", "candidate_pairs")
+
+    def process(self, element):
+        key, acc = element
+        dropped, kept = bucket_unpack(acc)
+        members = bucket_members(key, kept, self.cap)
+        seen = len(kept) + dropped
+        if seen > 1:
+            self.sizes.update(seen)
+        if seen > len(members):
+            self.capped.inc()
+            self.dropped.inc(seen - len(members))
+        for pair in bucket_pairs(members, self.small):
+            self.pairs.inc()
+            yield pair
+
+
+def pair_endpoints(pair: tuple):
+    """(a, b) text ids -> each text keyed by its partner."""
+    yield pair[0], pair[1]
+    yield pair[1], pair[0]
+
+
+class ResolveText(beam.DoFn):
+    """(text id, {docs: [(node, check, info)], marks: [...], partners: [text id]}) -> one distinct text resolved:
+
+    main      ((smaller text id, larger), (representative node, check)) per candidate partner of the text
+    'edges'   (member node, representative node): documents with this text are exact duplicates of its
+              highest-priority document (older fetches of a URL left out)
+    'infos'   (node, (INFO, info)) of the documents of a text in any pair or exact group: the names a
+              cluster root gives its duplicates
+    'verdicts' (id64, (URL, newest fetch's info)) of the older fetches the text's documents are newest of
+    """
+
+    EDGES, INFOS, VERDICTS = "edges", "infos", "verdicts"
+
+    def __init__(self):
+        self.exact = Metrics.counter("dedup", "exact_duplicate_edges")
+
+    def process(self, element):
+        text, grouped = element
+        docs = set(grouped["docs"])
+        excluded, newest_of = set(), []
+        for mark in grouped["marks"]:
+            if mark[0] == EXCLUDE:
+                excluded.add(mark[1])
+            else:
+                newest_of.append(mark)
+        if newest_of:
+            info_of = {node_id64(node): info for node, _, info in docs}
+            for _, newest, older in sorted(set(newest_of)):
+                yield beam.pvalue.TaggedOutput(self.VERDICTS, (older, (URL, info_of[newest])))
+        # one entry per node (a repeated id: the same one on every runner), highest priority first
+        by_node: dict = {}
+        for d in sorted(docs, key=lambda d: (d[0], d[1], repr(d[2]))):
+            if node_id64(d[0]) not in excluded:
+                by_node.setdefault(d[0], d)
+        docs = list(by_node.values())
+        if docs:
+            yield from self._resolve(text, docs, set(grouped["partners"]))
+
+    def _resolve(self, text, docs, partners):
+        rep_node, rep_check, _ = docs[0]
+        if len(docs) > 1 or partners:
+            for node, _, info in docs:
+                yield beam.pvalue.TaggedOutput(self.INFOS, (node, (LabelClusters.INFO, info)))
+        for node, _, _ in docs[1:]:
+            self.exact.inc()
+            yield beam.pvalue.TaggedOutput(self.EDGES, (node, rep_node))
+        for other in partners:
+            yield (min(text, other), max(text, other)), (rep_node, rep_check)
+
+
+class VerifyPairs(beam.DoFn):
+    """(text pair, [(node, check), ...]) -> (node, node) edge when the two texts' estimated Jaccard
+    (``sketch_similarity`` of their checks) reaches the bar; the same test for a document of an earlier
+    snapshot (its check comes from the index's signature). Pairs of two earlier documents tell nothing new."""
+
+    def __init__(self, config: DedupConfig):
+        self.verify = config.verify
+        self.min_similarity = config.min_similarity
+        self.kept = Metrics.counter("dedup", "pairs_verified")
+        self.rejected = Metrics.counter("dedup", "pairs_rejected_by_verification")
+        self.cross = Metrics.counter("dedup", "cross_snapshot_pairs")
+
+    def process(self, element):
+        _, sides = element
+        by_text = {decode_node(node).text_id: (node, check) for node, check in sides}
+        # fewer than two sides: a text whose every document is an older fetch of its URL
+        if len(by_text) == 2:
+            yield from self._verify(*by_text.values())
+
+    def _verify(self, a: tuple, b: tuple) -> list:
+        (node_a, check_a), (node_b, check_b) = a, b
+        if node_tier(node_a) == TIER_EARLIER and node_tier(node_b) == TIER_EARLIER:
+            return []
+        if self.verify != "none" and sketch_similarity(check_a, check_b) < self.min_similarity:
+            self.rejected.inc()
+            return []
+        self.kept.inc()
+        if node_tier(node_a) != node_tier(node_b):
+            self.cross.inc()
+        return [(node_a, node_b)]
+
+
+class LabelClusters(beam.DoFn):
+    """(node, [(UP, smaller), (DOWN, larger), (INFO, info), ...]) of the final star edges -> (id64, verdict)
+    per member of the cluster this node is the root of."""
+
+    UP, DOWN, INFO = 0, 1, 2
+
+    def __init__(self):
+        self.unconverged = Metrics.counter("dedup", "components_unconverged")
+        self.clusters = Metrics.counter("dedup", "clusters")
+        self.near = Metrics.counter("dedup", "near_duplicates")
+        self.exact = Metrics.counter("dedup", "exact_duplicates")
+        self.cross = Metrics.counter("dedup", "cross_snapshot_duplicates")
+        self.later = Metrics.counter("dedup", "cross_snapshot_matched_later_crawl")
+
+    def process(self, element):
+        node, links = element
+        has_up, downs, info = False, 0, None
+        for direction, other in links:  # first pass (a GroupByKey result can be iterated again)
+            if direction == self.UP:
+                has_up = True
+            elif direction == self.DOWN:
+                downs += 1
+            else:
+                info = other
+        if downs:  # a leaf's verdict comes from its root's group
+            yield from self._cluster(node, links, has_up, downs + 1, info)
+
+    def _cluster(self, node, links, has_up, size, info):
+        if has_up:
+            self.unconverged.inc()  # not a star yet: this intermediate node names the cluster of its subtree
+        else:
+            self.clusters.inc()
+        root = decode_node(node)
+        if not has_up and root.tier == TIER_CURRENT:
+            yield root.id64, (CLUSTER, node, size, False, info)
+        for direction, other in links:
+            if direction != self.DOWN or node_tier(other) != TIER_CURRENT:
+                continue
+            member = decode_node(other)
+            exact = member.text_id == root.text_id
+            (self.exact if exact else self.near).inc()
+            if root.tier == TIER_EARLIER:
+                self.cross.inc()
+                if crawl_rank(node) > crawl_rank(other):
+                    self.later.inc()  # e.g. a backfill of an older crawl against a newer index
+            yield member.id64, (CLUSTER, node, size, exact, info)
+
+
+def crawl_rank(node: bytes) -> bytes:
+    """The crawl part of a node (crawl_order as bytes)."""
+    return bytes((node[0] & 3,)) + node[1:5]
+
+
+def link_both_ends(node, root):
+    """A final star edge -> (node, (UP, root)) and (root, (DOWN, node))."""
+    yield node, (LabelClusters.UP, root)
+    yield root, (LabelClusters.DOWN, node)
+
+
+def _count(element, counter):
+    counter.inc()
+    return element
+
+
+class AddDedupColumns(beam.DoFn):
+    """(id64, {rows: [packed row], verdicts: [...]}) -> each row with the dedup columns."""
+
+    def __init__(self):
+        self.verdicts = Metrics.counter("dedup", "verdicts_joined")
+        self.orphans = Metrics.counter("dedup", "verdicts_without_row")
+
+    def process(self, element):
+        _, grouped = element
+        verdicts, rows = grouped["verdicts"], grouped["rows"]
+        self.verdicts.inc(len(verdicts))
+        if verdicts and not rows:
+            self.orphans.inc(len(verdicts))
+        verdict = min(verdicts) if verdicts else None
+        for packed in rows:
+            row = unpack_row(packed)
+            row.update(verdict_columns(row, verdict))
+            yield row
+
+
+# --------------------------------------------------------------------------------------------------
+# Signature index (cross-snapshot)
+# --------------------------------------------------------------------------------------------------
+
+
+def index_files(index_dirs) -> list[str]:
+    """The Parquet files of signature index directories (ValueError when a directory has none)."""
+    paths = []
+    for directory in index_dirs:
+        pattern = FileSystems.join(directory, f"{INDEX_FILE_PREFIX}*.parquet")
+        found = sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
+        if not found:
+            raise ValueError(f"no signature index files in {directory} ({pattern})")
+        paths.extend(found)
+    return paths
+
+
+def check_index(index_dirs, config: DedupConfig) -> list[str]:
+    """The index files, each checked to have been written with settings compatible with ``config``."""
+    paths = index_files(index_dirs)
+    for path in paths:
+        with FileSystems.open(path) as f:
+            check_metadata(path, pq.read_schema(f).metadata, config)
+    return paths
+
+
+def read_index(index_dirs, config: DedupConfig | None = None) -> pa.Table:
+    """The signature index of one or more runs as one Arrow table (checked against ``config`` if given)."""
+    dirs = [index_dirs] if isinstance(index_dirs, str) else list(index_dirs)
+    tables = []
+    for path in index_files(dirs):
+        with FileSystems.open(path) as f:
+            table = pq.read_table(f)
+        if config is not None:
+            check_metadata(path, table.schema.metadata, config)
+        tables.append(table.replace_schema_metadata(None))
+    return pa.concat_tables(tables)
+
+
+class ReadIndexFile(beam.DoFn):
+    """A signature index file -> each earlier document as a tier-0 text entry (main) and its bucket entries
+    ('buckets', recomputed for this run's bands)."""
+
+    BUCKETS = "buckets"
+
+    def __init__(self, config: DedupConfig):
+        self.config = config
+        self.documents = Metrics.counter("dedup", "index_documents_read")
+
+    def process(self, path: str):
+        n_bands, n_rows = self.config.band_params
+        dtype = signature_dtype(self.config.scheme).newbyteorder("<")
+        empty = _empty_value(self.config.scheme)
+        with FileSystems.open(path) as f:
+            parquet = pq.ParquetFile(f)
+            check_metadata(path, parquet.schema_arrow.metadata, self.config)
+            for batch in parquet.iter_batches(batch_size=4096, columns=_INDEX_READ_COLUMNS):
+                for rec in batch.to_pylist():
+                    sig = np.frombuffer(rec["signature"], dtype=dtype)
+                    node = encode_node(
+                        rec["id"],
+                        rec["crawl"],
+                        rec["fetch_date"],
+                        rec["quality_score"],
+                        rec["text_hash"],
+                        tier=TIER_EARLIER,
+                    )
+                    text = text_id(rec["text_hash"])
+                    info = doc_info(rec["id"], rec["url"], rec["crawl"], rec["fetch_date"])
+                    self.documents.inc()
+                    yield text, (node, verification_sketch(sig), info)
+                    if not bool(np.all(sig == empty)):
+                        for key in band_keys(sig, n_bands, n_rows):
+                            yield beam.pvalue.TaggedOutput(self.BUCKETS, (bucket_id(key), text))
+
+
+# --------------------------------------------------------------------------------------------------
+# Shuffle accounting (benchmarks)
+# --------------------------------------------------------------------------------------------------
+
+
+class CountShuffleBytes(beam.DoFn):
+    """Counts what a (key, value) element costs a shuffle with Beam's coder for untyped elements
+    (FastPrimitivesCoder for the key and for the value): dedup/shuffle_bytes_<name>."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.coder = FastPrimitivesCoder()
+
+    def setup(self):
+        self.bytes = Metrics.counter("dedup", f"shuffle_bytes_{self.name}")
+        self.elements = Metrics.counter("dedup", f"shuffle_elements_{self.name}")
+
+    def process(self, element):
+        key, value = element
+        self.bytes.inc(len(self.coder.encode(key)) + len(self.coder.encode(value)))
+        self.elements.inc()
+        yield element
+
+
+# --------------------------------------------------------------------------------------------------
+# Composites
+# --------------------------------------------------------------------------------------------------
+
+
+class ConnectedComponents(beam.PTransform):
+    """edges (a, b) -> star edges (node, smallest node of its component), for every node with an edge.
+
+    Up to ``rounds`` alternating large-star / small-star rounds (Kiveris et al., SoCC 2014), unrolled (a Beam
+    graph is static). Each round counts the edges it re-wires; once a round re-wires none, the following
+    rounds forward the edges without a shuffle (the count reaches them as a side input).
+    """
+
+    def __init__(self, rounds: int, measure: bool = False):
+        super().__init__()
+        self.rounds = rounds
+        self.measure = measure
+
+    def expand(self, edges):
+        # (a, b) -> (larger, smaller)
+        edges = edges | "canonical edges" >> beam.MapTuple(canonical_edge)
+        converged, changed = [], None
+        for i in range(1, self.rounds + 1):
+            if changed is not None:
+                # a converged round's edges skip the remaining shuffles
+                routed = edges | f"round {i}: converged?" >> beam.ParDo(
+                    _RouteConverged(), beam.pvalue.AsSingleton(changed)
+                ).with_outputs("done", main="todo")
+                converged.append(routed.done)
+                edges = routed.todo
+            counter = Metrics.counter("dedup", f"components_round_{i:02d}_changes")
+            both = edges | f"round {i}: both directions" >> beam.FlatMapTuple(
+                lambda hi, lo: ((hi, lo), (lo, hi))
+            )
+            if self.measure:
+                both = both | f"round {i}: bytes" >> beam.ParDo(CountShuffleBytes("components"))
+            large = (
+                both
+                # -> (node, all neighbours)
+                | f"round {i}: neighbours" >> beam.GroupByKey()
+                # -> (larger neighbour, smallest of the neighbourhood); changes on 'changes'
+                | f"round {i}: large-star"
+                >> beam.ParDo(_LargeStar(counter)).with_outputs("changes", main="edges")
+            )
+            small = (
+                large.edges
+                # -> (node, smaller neighbours)
+                | f"round {i}: smaller neighbours" >> beam.GroupByKey()
+                | f"round {i}: small-star"
+                >> beam.ParDo(_SmallStar(counter)).with_outputs("changes", main="edges")
+            )
+            edges = small.edges
+            changed = (
+                (large.changes, small.changes)
+                | f"round {i}: all changes" >> beam.Flatten()
+                | f"round {i}: count changes" >> beam.CombineGlobally(sum)
+            )
+        return (*converged, edges) | "final star edges" >> beam.Flatten()
+
+
+class _RouteConverged(beam.DoFn):
+    def process(self, edge, changed):
+        yield edge if changed else beam.pvalue.TaggedOutput("done", edge)
+
+
+class _LargeStar(beam.DoFn):
+    def __init__(self, counter):
+        self.counter = counter
+
+    def process(self, element):
+        node, neighbors = element
+        out = large_star(node, neighbors)
+        n = sum(1 for _, m in out if m != node)
+        if n:
+            self.counter.inc(n)
+            yield beam.pvalue.TaggedOutput("changes", n)
+        yield from out
+
+
+class _SmallStar(beam.DoFn):
+    def __init__(self, counter):
+        self.counter = counter
+
+    def process(self, element):
+        node, smaller = element
+        out = small_star(node, smaller)
+        if len(out) > 1:  # every smaller neighbour but the smallest is re-wired
+            self.counter.inc(len(out) - 1)
+            yield beam.pvalue.TaggedOutput("changes", len(out) - 1)
+        yield from out
+
+
+class Deduplicate(beam.PTransform):
+    """rows -> the same rows; those with text carry ``DEDUP_COLUMNS`` (see transforms/dedup/__init__.py).
+
+    config          DedupConfig
+    index_dir       write this run's signature index into this directory, which must hold none yet
+    dedup_against   signature index directories of earlier runs: matching documents are their duplicates
+    batch_size      rows per vectorised MinHash batch
+    measure_shuffle count the bytes of every dedup shuffle (dedup/shuffle_bytes_*; benchmarks)
+    """
+
+    def __init__(
+        self,
+        config: DedupConfig | None = None,
+        index_dir: str | None = None,
+        dedup_against: Sequence[str] = (),
+        batch_size: int = 256,
+        measure_shuffle: bool = False,
+    ):
+        super().__init__()
+        self.config = config or DedupConfig()
+        self.index_dir = index_dir
+        self.dedup_against = list(dedup_against)
+        self.batch_size = batch_size
+        self.measure = measure_shuffle
+
+    def _bytes(self, pcoll, name: str):
+        return pcoll | f"bytes: {name}" >> beam.ParDo(CountShuffleBytes(name)) if self.measure else pcoll
+
+    def expand(self, rows):
+        cfg = self.config
+        if self.index_dir:
+            existing = FileSystems.match([FileSystems.join(self.index_dir, f"{INDEX_FILE_PREFIX}*.parquet")])
+            if existing[0].metadata_list:
+                raise ValueError(
+                    f"{self.index_dir} already holds a signature index: remove it or use a new directory"
+                )
+        S = SketchDocuments
+        # row -> (id64, packed row) | texts | fetches | buckets | index records | passthrough rows
+        sketched = (
+            rows
+            | "batch rows"
+            >> beam.BatchElements(min_batch_size=min(16, self.batch_size), max_batch_size=self.batch_size)
+            | "sketch documents"
+            >> beam.ParDo(S(cfg, bool(self.index_dir))).with_outputs(
+                S.TEXTS, S.FETCHES, S.BUCKETS, S.INDEX, S.PASSTHROUGH, main="id_to_row"
+            )
+        )
+        texts, buckets = sketched[S.TEXTS], sketched[S.BUCKETS]
+        if self.index_dir:
+            _ = sketched[S.INDEX] | "write signature index" >> beam.io.WriteToParquet(
+                FileSystems.join(self.index_dir, INDEX_FILE_PREFIX),
+                index_schema(cfg),
+                codec="zstd",
+                file_name_suffix=".parquet",
+            )
+        if self.dedup_against:
+            earlier = (
+                rows.pipeline
+                | "earlier index files" >> beam.Create(check_index(self.dedup_against, cfg))
+                | "spread index files" >> beam.Reshuffle()
+                # index file -> (text id, (tier-0 node, check, info)) | (bucket id, text id)
+                | "read earlier index"
+                >> beam.ParDo(ReadIndexFile(cfg)).with_outputs(ReadIndexFile.BUCKETS, main="texts")
+            )
+            texts = (texts, earlier.texts) | "this run's and earlier texts" >> beam.Flatten()
+            buckets = (
+                buckets,
+                earlier[ReadIndexFile.BUCKETS],
+            ) | "this run's and earlier buckets" >> beam.Flatten()
+
+        # 1. URL dedup: (url key, fetch) -> (text id, mark) for the older fetches
+        url_marks = (
+            self._bytes(sketched[S.FETCHES], "url")
+            | "group fetches of a url" >> beam.GroupByKey()
+            | "keep newest fetch" >> beam.ParDo(KeepNewestFetch())
+        )
+        # 2. LSH: (bucket id, text id) -> capped distinct texts per bucket -> (text id, text id) candidate pairs
+        pairs = (
+            self._bytes(buckets, "buckets")
+            | "fill buckets"
+            >> beam.CombinePerKey(
+                BucketCombine(None if cfg.max_bucket_size is None else 4 * cfg.max_bucket_size)
+            )
+            | "pairs per bucket" >> beam.ParDo(BucketPairs(cfg))
+        )
+        # 3. per distinct text: its documents, URL marks and pairs -> exact edges, names, pair sides
+        resolved = (
+            {
+                "docs": self._bytes(texts, "texts"),
+                "marks": self._bytes(url_marks, "url_marks"),
+                "partners": self._bytes(
+                    pairs | "key pairs by text" >> beam.FlatMap(pair_endpoints), "pair_ends"
+                ),
+            }
+            | "group by distinct text" >> beam.CoGroupByKey()
+            | "resolve texts"
+            >> beam.ParDo(ResolveText()).with_outputs(
+                ResolveText.EDGES, ResolveText.INFOS, ResolveText.VERDICTS, main="sides"
+            )
+        )
+        # (pair, side) -> both sides -> (node, node) edge if the estimated Jaccard reaches the bar
+        near_edges = (
+            self._bytes(resolved.sides, "pair_sides")
+            | "both sides of a pair" >> beam.GroupByKey()
+            | "verify similarity" >> beam.ParDo(VerifyPairs(cfg))
+        )
+        # 4. components: (a, b) edges -> (node, root) star edges
+        stars = (
+            (resolved[ResolveText.EDGES], near_edges)
+            | "exact and near edges" >> beam.Flatten()
+            | "connected components" >> ConnectedComponents(cfg.rounds, self.measure)
+        )
+        # 5. verdicts: (node, links and names) -> (id64, verdict) for every member of a cluster
+        links = (
+            stars | "link both ends" >> beam.FlatMapTuple(link_both_ends),
+            resolved[ResolveText.INFOS],
+        ) | "links and names" >> beam.Flatten()
+        cluster_verdicts = (
+            self._bytes(links, "links")
+            | "group links per node" >> beam.GroupByKey()
+            | "label clusters" >> beam.ParDo(LabelClusters())
+        )
+        verdicts = (resolved[ResolveText.VERDICTS], cluster_verdicts) | "all verdicts" >> beam.Flatten()
+        verdicts = verdicts | "count verdicts" >> beam.Map(
+            _count, Metrics.counter("dedup", "verdicts_emitted")
+        )
+        # 6. (id64, packed row) + (id64, verdict) -> row with the dedup columns: the one shuffle rows take
+        deduplicated = (
+            {"rows": self._bytes(sketched.id_to_row, "rows"), "verdicts": self._bytes(verdicts, "verdicts")}
+            | "join verdicts to rows" >> beam.CoGroupByKey()
+            | "add dedup columns" >> beam.ParDo(AddDedupColumns())
+        )
+        return (deduplicated, sketched[S.PASSTHROUGH]) | "with rows without text" >> beam.Flatten()

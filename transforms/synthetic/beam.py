@@ -1,0 +1,247 @@
+"""Beam composites for the synthetic-share estimates per domain, crawl and cohort (one pass).
+
+rows -> count vectors per (crawl, domain, cohort) -> joined by domain with the reference's histograms ->
+per-domain estimates (``population.domain_estimate``) and their parts of the per-crawl and per-cohort
+estimates, which add up per group (``population.add_parts``) before being estimated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import apache_beam as beam
+import numpy as np
+
+from transforms.decide import COHORT_NOT_KEPT, SYNTHETIC, SYNTHETIC_DOMAIN, decide, load_thresholds
+from transforms.synthetic.population import (
+    MIN_REFERENCE_DOCS,
+    OWN_PRE_LLM,
+    REFERENCE_EXTERNAL,
+    REFERENCE_OWN_PRE_LLM,
+    ScoreBins,
+    add_parts,
+    domain_estimate,
+    group_estimate,
+    row_vector,
+    shipped_bins,
+    vector_of,
+)
+
+#: Rules that do not make a page junk: the synthetic ones themselves and the cohort filter.
+NOT_QUALITY_RULES = frozenset({SYNTHETIC, SYNTHETIC_DOMAIN, COHORT_NOT_KEPT})
+
+
+def passes_quality(decided: dict) -> bool:
+    """A decided row fails no rule other than NOT_QUALITY_RULES."""
+    return not (set(decided.get("failed_rules") or ()) - NOT_QUALITY_RULES)
+
+
+class _SumVectors(beam.CombineFn):
+    """Count vectors -> their sum (None for none)."""
+
+    def create_accumulator(self):
+        return None
+
+    def add_input(self, acc, v):
+        v = np.asarray(v, dtype=np.int64)
+        return v.copy() if acc is None else acc + v
+
+    def merge_accumulators(self, accs):
+        out = None
+        for a in accs:
+            if a is not None:
+                out = a.copy() if out is None else out + a
+        return out
+
+    def extract_output(self, acc):
+        return acc
+
+
+class _Pool(beam.CombineFn):
+    """Reference (crawl, vector) pairs -> {"vector", "label"}: their sum and the crawls they come from."""
+
+    def create_accumulator(self):
+        return None, set()
+
+    def add_input(self, acc, item):
+        crawl, v = item
+        total, crawls = acc
+        v = np.asarray(v, dtype=np.int64)
+        return (v.copy() if total is None else total + v), crawls | {crawl or "unknown"}
+
+    def merge_accumulators(self, accs):
+        out = self.create_accumulator()
+        for total, crawls in accs:
+            if total is not None:
+                out = self.add_input(out, (None, total))
+                out = (out[0], (out[1] - {"unknown"}) | crawls)
+        return out
+
+    def extract_output(self, acc):
+        total, crawls = acc
+        return None if total is None else {"vector": total, "label": ", ".join(sorted(crawls))}
+
+
+def reference_files(paths: Iterable[str]) -> list[str]:
+    """Run directories, files or globs -> the synthetic_by_domain Parquet files they hold (a run's
+    ``synthetic_by_domain.parquet``, a backfill's ``synthetic_by_domain-<batch>.parquet``); ValueError
+    naming a path that holds none."""
+    from apache_beam.io.filesystems import FileSystems
+
+    files = []
+    for path in paths:
+        pattern = (
+            path
+            if path.endswith(".parquet") or "*" in path
+            else FileSystems.join(path, "synthetic_by_domain*.parquet")
+        )
+        found = sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
+        if not found:
+            raise ValueError(f"synthetic reference {path!r}: no synthetic_by_domain*.parquet there")
+        files += found
+    return files
+
+
+class _CountRow(beam.DoFn):
+    """row -> ((crawl, domain, cohort), its count vector); the row is decided (a pure function) for its
+    cohort and whether it passes the quality rules."""
+
+    def __init__(self, bins: ScoreBins, skip: frozenset, thresholds_path: str | None):
+        self.bins, self.skip, self.thresholds_path = bins, skip, thresholds_path
+
+    def setup(self):
+        self.th = load_thresholds(self.thresholds_path)
+
+    def process(self, row):
+        if row.get("status") in self.skip:
+            return
+        decided = decide(row, self.th)
+        key = (row.get("crawl"), row.get("domain"), decided.get("cohort"))
+        yield key, row_vector(row, self.bins, passes_quality(decided))
+
+
+class EstimateSyntheticShare(beam.PTransform):
+    """rows -> {"domain": per-(crawl, domain) estimates, "crawl": per crawl, "cohort": per cohort}.
+
+    Input rows are document rows (``crawl``, ``domain``, ``synthetic_score``, ...), scored or decided;
+    failed rows are left out. Rows are decided here with `thresholds_path` (a pure function) to know
+    their cohort and whether they pass the quality rules. The human reference is, in order: the
+    ``synthetic_by_domain`` Parquet files `reference` (earlier runs or snapshots scored by the same
+    model), else this run's pre_llm documents for the others (when at least MIN_REFERENCE_DOCS are
+    scored; a crawl with only pre_llm documents is measured against the shipped histogram), else the
+    shipped model's human web histogram. Keys: population.DOMAIN_ESTIMATE_FIELDS and,
+    per group, ``group_estimate``'s record with the group's value under ``crawl`` / ``cohort``.
+    """
+
+    def __init__(
+        self,
+        thresholds_path: str | None = None,
+        reference: Iterable[str] = (),
+        bins: ScoreBins | None = None,
+        skip_statuses: Iterable[str] = ("failed",),
+        label: str | None = None,
+    ):
+        super().__init__(label)
+        self.thresholds_path = thresholds_path
+        self.reference = list(reference)
+        self.bins = bins or shipped_bins()
+        self.skip = frozenset(skip_statuses)
+
+    def expand(self, rows):
+        bins, skip, th_path = self.bins, self.skip, self.thresholds_path
+
+        counts = (
+            rows
+            | "count per row" >> beam.ParDo(_CountRow(bins, skip, th_path))
+            | "sum per crawl, domain, cohort" >> beam.CombinePerKey(_SumVectors())
+        )
+        if self.reference:
+            model = bins.model
+
+            def reference_row(row):
+                if row.get("synthetic_model") != model:
+                    raise ValueError(
+                        f"reference rows of {row.get('crawl')} were scored by synthetic model "
+                        f"{row.get('synthetic_model')}, not the shipped {model}: rerun the reference"
+                    )
+                return row.get("domain"), (
+                    row.get("crawl"),
+                    vector_of(row["histogram"], row["histogram_quality"]),
+                )
+
+            reference = (
+                rows.pipeline
+                | "reference files" >> beam.Create(self.reference)
+                | "read reference"
+                >> beam.io.ReadAllFromParquet(
+                    columns=["crawl", "domain", "histogram", "histogram_quality", "synthetic_model"]
+                )
+                | "reference by domain" >> beam.Map(reference_row)
+            )
+            pool = (
+                reference
+                | "reference pairs" >> beam.Values()
+                | "reference pool" >> beam.CombineGlobally(_Pool())
+                | "external pool"
+                >> beam.Map(lambda p: None if p is None else {**p, "kind": REFERENCE_EXTERNAL})
+            )
+            by_domain_ref = reference | "reference vectors" >> beam.MapTuple(lambda d, cv: (d, cv[1]))
+        else:
+            pre = counts | "pre_llm only" >> beam.Filter(lambda kv: kv[0][2] == "pre_llm")
+            by_domain_ref = pre | "pre_llm by domain" >> beam.MapTuple(lambda k, v: (k[1], v))
+            pool = (
+                pre
+                | "pre_llm pairs" >> beam.MapTuple(lambda k, v: (k[0], v))
+                | "pre_llm pool" >> beam.CombineGlobally(_Pool())
+                | "own pool"
+                >> beam.Map(
+                    lambda p: (
+                        None
+                        if p is None or p["vector"][1 : 1 + bins.n_bins].sum() < MIN_REFERENCE_DOCS
+                        else {"vector": p["vector"], "label": OWN_PRE_LLM, "kind": REFERENCE_OWN_PRE_LLM}
+                    )
+                )
+            )
+        by_domain_ref = by_domain_ref | "sum reference per domain" >> beam.CombinePerKey(_SumVectors())
+        targets = counts | "key by domain" >> beam.MapTuple(lambda k, v: (k[1], (k[0], k[2], v)))
+
+        # crawls with documents not in the pre_llm cohort: only those are measured against pre_llm ones
+        later = (
+            counts
+            | "not pre_llm" >> beam.Filter(lambda kv: kv[0][2] != "pre_llm")
+            | "their crawls" >> beam.Map(lambda kv: (kv[0][0], True))
+            | "distinct crawls" >> beam.CombinePerKey(any)
+        )
+
+        def estimate(joined, pool, later):
+            domain, groups = joined
+            reference = next(iter(groups["reference"]), None)
+            per_crawl: dict = {}
+            for crawl, cohort, vector in groups["target"]:
+                per_crawl.setdefault(crawl, {})[cohort] = vector
+            for crawl, cohorts in per_crawl.items():
+                own_pre = pool is not None and pool["kind"] == REFERENCE_OWN_PRE_LLM
+                crawl_pool = None if own_pre and crawl not in later else pool
+                yield domain_estimate(crawl, domain, cohorts, bins, reference, crawl_pool)
+
+        estimated = (
+            {"target": targets, "reference": by_domain_ref}
+            | "join reference" >> beam.CoGroupByKey()
+            | "estimate per domain"
+            >> beam.FlatMap(estimate, pool=beam.pvalue.AsSingleton(pool), later=beam.pvalue.AsDict(later))
+        )
+        by_domain = estimated | "domain records" >> beam.Map(lambda rp: rp[0])
+        groups = (
+            estimated
+            | "group parts" >> beam.FlatMap(lambda rp: rp[1])
+            | "sum parts" >> beam.CombinePerKey(add_parts)
+        )
+        out = {"domain": by_domain}
+        for kind in ("crawl", "cohort"):
+            out[kind] = (
+                groups
+                | f"{kind} parts" >> beam.Filter(lambda kv, kind=kind: kv[0][0] == kind)
+                | f"estimate per {kind}"
+                >> beam.MapTuple(lambda key, part, kind=kind: {kind: key[1], **group_estimate(part, bins)})
+            )
+        return out
