@@ -214,7 +214,9 @@ def run_beam(build, opts, output: str) -> dict | None:
     return read_stats(output)
 
 
-def report(stats: dict, output: str, seconds: float, n_files: int) -> int:
+def report(stats: dict, output: str, seconds: float, n_files: int, strict: bool = False) -> int:
+    """Print the run's summary; the exit code: 1 when accounting is broken, or (--strict) when any input
+    could not be read."""
     from pipeline.report import write_report
 
     docs = stats["documents_read"]
@@ -224,7 +226,13 @@ def report(stats: dict, output: str, seconds: float, n_files: int) -> int:
     rate = docs / max(seconds, 1e-9)
     print(f"{n_files} input file(s), {docs:,} documents in {seconds:.1f} s ({rate:.1f} docs/s)")
     print(f"output: {output}  (curated/, rejected/, failed/, stats.json)")
-    return 0 if stats["accounting_ok"] else 1
+    if not stats["accounting_ok"]:
+        return 1
+    unreadable = stats.get("unreadable_total", 0)
+    if strict and unreadable:
+        print(f"--strict: {unreadable:,} unreadable input(s), listed above: exit code 1", file=sys.stderr)
+        return 1
+    return 0
 
 
 def cmd_run(argv: list[str]) -> int:
@@ -241,7 +249,9 @@ def cmd_run(argv: list[str]) -> int:
     prepare_output(ours.output, ours.overwrite)
     started = time.monotonic()
     stats = run_beam(lambda p, staging: graph.build(p, ours, staging), opts, ours.output)
-    return 0 if stats is None else report(stats, ours.output, time.monotonic() - started, n_files)
+    return (
+        0 if stats is None else report(stats, ours.output, time.monotonic() - started, n_files, ours.strict)
+    )
 
 
 def cmd_recurate(argv: list[str]) -> int:

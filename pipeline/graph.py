@@ -22,7 +22,14 @@ from apache_beam.metrics import Metrics
 
 from pipeline.corpus import repair_utf8
 from pipeline.options import PristineOptions
-from pipeline.stats import MergeCounts, row_counts, write_recurated_stats, write_stats
+from pipeline.stats import (
+    UNREADABLE_INPUTS,
+    UNREADABLE_LISTED,
+    MergeCounts,
+    row_counts,
+    write_recurated_stats,
+    write_stats,
+)
 from transforms import httpfs, signals, synthetic, warc
 from transforms.decide import decide, load_thresholds
 from transforms.dedup import DedupConfig, Deduplicate
@@ -53,6 +60,16 @@ def response_row(rec: warc.Record, crawl: str | None) -> dict:
         content_type=rec.content_type,
         html_bytes=len(rec.body) if rec.body is not None else None,
     )
+
+
+def unreadable_row(rec: warc.Record, crawl: str | None) -> dict:
+    """The failed row of an unreadable record or file (`warc.unreadable_input`): provenance and the reason."""
+    row = response_row(rec, crawl)
+    row["id"] = document_id(
+        posixpath.basename(rec.warc_filename), rec.warc_record_id, rec.warc_offset, "unreadable"
+    )
+    row["html_bytes"] = None
+    return failed(row, rec.failure_reason, rec.failure_detail)
 
 
 def failed(row: dict, reason: str, detail: str | None) -> dict:
@@ -99,9 +116,14 @@ class ReadWarcFile(beam.DoFn):
                 break
             key = f"records_read.{rec.record_type}"
             counts[key] = counts.get(key, 0) + 1
-            if rec.failure_reason and not rec.is_html:
+            unreadable = warc.unreadable_input(rec)
+            if unreadable:  # named: a failed row (file, offset, reason, detail) and a line in the summary
                 key = f"unreadable.{rec.failure_reason}"
                 counts[key] = counts.get(key, 0) + 1
+                listed = counts.setdefault(UNREADABLE_INPUTS, [])
+                if len(listed) < UNREADABLE_LISTED:
+                    listed.append(unreadable)
+                yield unreadable_row(rec, self.crawl), None, None
             if not rec.is_html:
                 continue
             counts["html_responses"] = counts.get("html_responses", 0) + 1
@@ -111,7 +133,8 @@ class ReadWarcFile(beam.DoFn):
             else:
                 yield row, rec.body, rec.charset_header
         for key, n in counts.items():
-            Metrics.counter("read", key).inc(n)
+            if key != UNREADABLE_INPUTS:
+                Metrics.counter("read", key).inc(n)
         counts["files_read"] = 1
         yield beam.pvalue.TaggedOutput(self.COUNTS, counts)
 
@@ -294,8 +317,12 @@ def parse_json_line(item: tuple[str, str], crawl: str | None) -> dict:
         if not isinstance(record, dict):
             raise ValueError(f"a JSON {type(record).__name__}, not an object")
     except ValueError as exc:
+        # json's "line 1 column N" is within this one line, not the file: say the column only
+        detail = f"{exc.msg} at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else str(exc)
         return failed(
-            new_row(id=document_id(path, line), crawl=crawl, warc_filename=path), "bad_json", str(exc)
+            new_row(id=document_id(path, line), crawl=crawl, warc_filename=path),
+            "bad_json",
+            f"not JSON: {detail}",
         )
     return text_document_row(record, path, crawl)
 

@@ -84,6 +84,13 @@ class PristineOptions(PipelineOptions):
             help="target rows per output Parquet file",
         )
         parser.add_argument(
+            "--strict",
+            action="store_true",
+            default=False,
+            help="exit with code 1 when any input file or record could not be read (they are always "
+            "failed rows and listed in the summary)",
+        )
+        parser.add_argument(
             "--overwrite",
             action="store_true",
             default=False,

@@ -242,10 +242,30 @@ table{{border-collapse:collapse}}td{{padding:2px 10px;border-bottom:1px solid #d
 <p>{_esc(run_dir)}</p>
 <table><tr><td>kept</td><td>{stats["kept"]:,}</td></tr><tr><td>rejected</td><td>{stats["rejected"]:,}</td></tr>
 <tr><td>failed</td><td>{stats["failed"]:,}</td></tr>
+<tr><td>unreadable input (failed rows)</td><td>{stats.get("unreadable_total", 0):,}</td></tr>
 <tr><td>accounting (in = kept + rejected + failed)</td><td>{identity}</td></tr></table>
+{_unreadable_list(stats)}
 {body}
 </body></html>
 """
+
+
+def _unreadable_list(stats: dict) -> str:
+    """Every unreadable file or record stats.json lists: file, offset, reason, detail."""
+    items = stats.get("unreadable_inputs") or []
+    if not items:
+        return ""
+    rows = "".join(
+        f"<tr><td>{_esc(u['file'])}</td><td>{u['offset']}</td><td>{_esc(u['reason'])}</td>"
+        f"<td>{_esc(u['detail'] or '')}</td></tr>"
+        for u in items
+    )
+    more = stats.get("unreadable_total", len(items)) - len(items)
+    tail = f"<p>... {more:,} more: the failed/ rows</p>" if more > 0 else ""
+    return (
+        "<figure><figcaption>Unreadable input (each is a failed row)</figcaption><table>"
+        f"<tr><td>file</td><td>offset</td><td>reason</td><td>detail</td></tr>{rows}</table>{tail}</figure>"
+    )
 
 
 def _top(counts: dict, n: int = 25) -> list[tuple[str, float]]:
