@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 
 from apache_beam.io.filesystems import FileSystems
 
@@ -50,8 +52,8 @@ def check_inputs(patterns: list[str]) -> int:
     return total
 
 
-def prepare_output(output_dir: str, overwrite: bool) -> None:
-    """The output directory must be new or empty (or --overwrite), and writable.
+def prepare_output(output_dir: str, overwrite: bool) -> bool:
+    """The output directory must be new or empty (or --overwrite), and writable; True if created here.
 
     Nothing is deleted here: a run writes into a staging directory and replaces the old outputs only once
     it has succeeded (`commit_output`).
@@ -59,8 +61,9 @@ def prepare_output(output_dir: str, overwrite: bool) -> None:
     present = [name for name in MANAGED_OUTPUTS if FileSystems.exists(FileSystems.join(output_dir, name))]
     if present and not overwrite:
         raise UsageError(f"output {output_dir!r} already holds a run ({', '.join(present)}); use --overwrite")
+    created = not FileSystems.exists(output_dir)
     try:
-        if not FileSystems.exists(output_dir):
+        if created:
             FileSystems.mkdirs(output_dir)
         probe = FileSystems.join(output_dir, ".pristine-write-probe")
         with FileSystems.create(probe) as f:
@@ -68,6 +71,21 @@ def prepare_output(output_dir: str, overwrite: bool) -> None:
         FileSystems.delete([probe])
     except Exception as exc:
         raise UsageError(f"output {output_dir!r} is not writable: {exc}") from exc
+    return created
+
+
+@contextmanager
+def output_removed_on_failure(output_dir: str, created: bool):
+    """A run that fails leaves nothing behind: the output directory it created is removed if still empty."""
+    try:
+        yield
+    except BaseException:
+        if created and "://" not in output_dir:
+            try:
+                os.rmdir(output_dir)  # only if empty
+            except OSError:
+                pass
+        raise
 
 
 def staging_dir(output_dir: str) -> str:
@@ -214,7 +232,7 @@ def run_beam(build, opts, output: str) -> dict | None:
     return read_stats(output)
 
 
-def report(stats: dict, output: str, seconds: float, n_files: int, strict: bool = False) -> int:
+def report(stats: dict, output: str, seconds: float, inputs: str, strict: bool = False) -> int:
     """Print the run's summary; the exit code: 1 when accounting is broken, or (--strict) when any input
     could not be read."""
     from pipeline.report import write_report
@@ -224,7 +242,7 @@ def report(stats: dict, output: str, seconds: float, n_files: int, strict: bool 
     if "://" not in output:
         print(f"report: {write_report(output)}")
     rate = docs / max(seconds, 1e-9)
-    print(f"{n_files} input file(s), {docs:,} documents in {seconds:.1f} s ({rate:.1f} docs/s)")
+    print(f"{inputs} {docs:,} documents in {seconds:.1f} s ({rate:.1f} docs/s)")
     print(f"output: {output}  (curated/, rejected/, failed/, stats.json)")
     if not stats["accounting_ok"]:
         return 1
@@ -246,12 +264,13 @@ def cmd_run(argv: list[str]) -> int:
     n_files = check_inputs(ours.input)
     check_thresholds(ours.thresholds)
     check_model(ours.quality_model, "--quality-model")
-    prepare_output(ours.output, ours.overwrite)
+    created = prepare_output(ours.output, ours.overwrite)
     started = time.monotonic()
-    stats = run_beam(lambda p, staging: graph.build(p, ours, staging), opts, ours.output)
-    return (
-        0 if stats is None else report(stats, ours.output, time.monotonic() - started, n_files, ours.strict)
-    )
+    with output_removed_on_failure(ours.output, created):
+        stats = run_beam(lambda p, staging: graph.build(p, ours, staging), opts, ours.output)
+    if stats is None:
+        return 0
+    return report(stats, ours.output, time.monotonic() - started, f"{n_files} input file(s),", ours.strict)
 
 
 def cmd_recurate(argv: list[str]) -> int:
@@ -275,14 +294,17 @@ def cmd_recurate(argv: list[str]) -> int:
     if not FileSystems.exists(FileSystems.join(args.input, "stats.json")):
         raise UsageError(f"--input {args.input!r} is not a pristine run directory (no stats.json)")
     check_thresholds(args.config)
-    prepare_output(args.output, args.overwrite)
+    created = prepare_output(args.output, args.overwrite)
     started = time.monotonic()
-    stats = run_beam(
-        lambda p, staging: graph.build_recurate(p, args.input, args.config, staging, args.rows_per_file),
-        opts,
-        args.output,
-    )
-    return 0 if stats is None else report(stats, args.output, time.monotonic() - started, 0)
+    with output_removed_on_failure(args.output, created):
+        stats = run_beam(
+            lambda p, staging: graph.build_recurate(p, args.input, args.config, staging, args.rows_per_file),
+            opts,
+            args.output,
+        )
+    if stats is None:
+        return 0
+    return report(stats, args.output, time.monotonic() - started, f"the rows of {args.input} re-decided:")
 
 
 def cmd_score(argv: list[str]) -> int:
@@ -417,7 +439,8 @@ def cmd_backfill(argv: list[str]) -> int:
         )
         progress.update(batch, stats["documents_read"])
     stats = snapshots.merge_stats(args.output)
-    return report(stats, args.output, time.monotonic() - progress.started, sum(len(b.files) for b in batches))
+    n_files = sum(len(b.files) for b in batches)
+    return report(stats, args.output, time.monotonic() - progress.started, f"{n_files} input file(s),")
 
 
 def cmd_evaluate(argv: list[str]) -> int:
