@@ -20,12 +20,14 @@ from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
+from pipeline import provenance
 from pipeline.corpus import repair_utf8
 from pipeline.options import PristineOptions
 from pipeline.stats import (
     UNREADABLE_INPUTS,
     UNREADABLE_LISTED,
     MergeCounts,
+    read_stats,
     row_counts,
     write_recurated_stats,
     write_stats,
@@ -357,6 +359,12 @@ def read_documents(p, opts: PristineOptions):
 
 
 def build(p, opts: PristineOptions, output_dir: str) -> None:
+    record = provenance.run_record(
+        p.options,
+        extractor=opts.extractor if opts.input_format == "warc" else "none",
+        thresholds=opts.thresholds,
+        quality_model=opts.quality_model,
+    )
     rows, file_counts = read_documents(p, opts)
     scored = (
         rows
@@ -372,7 +380,9 @@ def build(p, opts: PristineOptions, output_dir: str) -> None:
     decided, synthetic_by_crawl, synthetic_by_cohort = scored | "estimate and decide" >> EstimateAndDecide(
         opts.thresholds, output_dir
     )
-    decided | "write parquet" >> WriteDocuments(output_dir, opts.rows_per_file)
+    decided | "write parquet" >> WriteDocuments(
+        output_dir, opts.rows_per_file, metadata=provenance.parquet_metadata(record)
+    )
     (
         (file_counts, decided | "count rows" >> beam.Map(row_counts))
         | "all counts" >> beam.Flatten()
@@ -382,6 +392,7 @@ def build(p, opts: PristineOptions, output_dir: str) -> None:
             write_stats,
             output_dir=output_dir,
             input_format=opts.input_format,
+            provenance=record,
             synthetic_by_crawl=beam.pvalue.AsList(synthetic_by_crawl),
             synthetic_by_cohort=beam.pvalue.AsList(synthetic_by_cohort),
         )
@@ -400,6 +411,14 @@ def restore_partition_columns(path: str, record: dict) -> dict:
 
 def build_recurate(p, run_dir: str, thresholds: str, output: str, rows_per_file: int) -> None:
     """A previous run's rows -> decide with a new thresholds config -> a new run directory. No extraction."""
+    source = read_stats(run_dir).get("provenance")
+    record = provenance.run_record(
+        p.options,
+        extractor=(source or {}).get("extractor"),
+        thresholds=thresholds,
+        quality_model=None,
+        recurated_from={"run": run_dir, "provenance": source},
+    )
     patterns = [
         FileSystems.join(run_dir, root, "**", "*.parquet") for root in ("curated", "rejected", "failed")
     ]
@@ -414,7 +433,9 @@ def build_recurate(p, run_dir: str, thresholds: str, output: str, rows_per_file:
     decided, synthetic_by_crawl, synthetic_by_cohort = previous | "estimate and decide" >> EstimateAndDecide(
         thresholds, output
     )
-    decided | "write parquet" >> WriteDocuments(output, rows_per_file)
+    decided | "write parquet" >> WriteDocuments(
+        output, rows_per_file, metadata=provenance.parquet_metadata(record)
+    )
     (
         decided
         | "count rows" >> beam.Map(row_counts)
@@ -424,6 +445,7 @@ def build_recurate(p, run_dir: str, thresholds: str, output: str, rows_per_file:
             write_recurated_stats,
             run_dir=run_dir,
             output_dir=output,
+            provenance=record,
             synthetic_by_crawl=beam.pvalue.AsList(synthetic_by_crawl),
             synthetic_by_cohort=beam.pvalue.AsList(synthetic_by_cohort),
         )

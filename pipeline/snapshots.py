@@ -160,7 +160,8 @@ def merge_stats(output: str) -> dict:
         with FileSystems.open(meta.path, compression_type="uncompressed") as f:
             part = json.loads(f.read())
         parts.append(part)
-        counts = {k: v for k, v in part.items() if k not in SYNTHETIC_GROUPS}  # estimates: merged below
+        # estimates: merged below; provenance: the latest batch's
+        counts = {k: v for k, v in part.items() if k not in SYNTHETIC_GROUPS and k != "provenance"}
         for key, n in flatten(counts).items():
             totals[key] = totals.get(key, 0) + n
     totals[UNREADABLE_INPUTS] = first_unreadable(u for part in parts for u in part.get(UNREADABLE_INPUTS, []))
@@ -169,6 +170,9 @@ def merge_stats(output: str) -> dict:
     stats = build_stats(totals, "warc")
     stats.update(merge_synthetic(parts))
     stats["batches"] = len(metas)
+    latest = [p["provenance"] for p in parts if p.get("provenance")]
+    if latest:
+        stats["provenance"] = latest[-1]
     return write_stats_file(stats, output)
 
 

@@ -143,9 +143,16 @@ def merge_synthetic(parts: list[dict]) -> dict:
 
 
 def write_stats(
-    counts: dict[str, int], output_dir: str, input_format: str, synthetic_by_crawl=(), synthetic_by_cohort=()
+    counts: dict[str, int],
+    output_dir: str,
+    input_format: str,
+    synthetic_by_crawl=(),
+    synthetic_by_cohort=(),
+    provenance: dict | None = None,
 ) -> dict:
     stats = with_synthetic(build_stats(counts, input_format), synthetic_by_crawl, synthetic_by_cohort)
+    if provenance:
+        stats["provenance"] = provenance  # what produced the run (pipeline/provenance.py)
     return write_stats_file(stats, output_dir)
 
 
@@ -154,7 +161,12 @@ READ_KEYS = ("input_format", "files_read", "records_read", "unreadable", "html_r
 
 
 def write_recurated_stats(
-    counts: dict[str, int], run_dir: str, output_dir: str, synthetic_by_crawl=(), synthetic_by_cohort=()
+    counts: dict[str, int],
+    run_dir: str,
+    output_dir: str,
+    synthetic_by_crawl=(),
+    synthetic_by_cohort=(),
+    provenance: dict | None = None,
 ) -> dict:
     previous = read_stats(run_dir)
     for key in READ_KEYS:
@@ -165,6 +177,8 @@ def write_recurated_stats(
             counts[key] = value
     stats = build_stats(counts, previous["input_format"])
     stats["recurated_from"] = run_dir
+    if provenance:
+        stats["provenance"] = provenance
     return write_stats_file(with_synthetic(stats, synthetic_by_crawl, synthetic_by_cohort), output_dir)
 
 

@@ -63,8 +63,11 @@ def shard_count(rows: int, rows_per_file: int) -> int:
     return max(1, math.ceil(rows / rows_per_file))
 
 
-def write_partition_file(output_dir: str, partition: str, shard: int, num_shards: int, rows) -> str:
-    """Write rows (sorted by id) to one zstd Parquet file; returns its path.
+def write_partition_file(
+    output_dir: str, partition: str, shard: int, num_shards: int, rows, metadata: dict | None = None
+) -> str:
+    """Write rows (sorted by id) to one zstd Parquet file; returns its path. `metadata`: key-value pairs
+    (bytes) stored in the file's footer, e.g. what produced the run (pipeline/provenance.py).
 
     Written to a temporary name first and renamed, so a reader never sees half a file.
     """
@@ -72,6 +75,8 @@ def write_partition_file(output_dir: str, partition: str, shard: int, num_shards
     root = partition.split("/", 1)[0]
     rows = sorted(rows, key=lambda r: r["id"])
     table = to_table(rows).select(file_schema(root).names)
+    if metadata:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
     directory = FileSystems.join(output_dir, partition)
     path = FileSystems.join(directory, f"part-{shard:05d}-of-{num_shards:05d}.parquet")
     tmp = FileSystems.join(directory, f".tmp-{uuid.uuid4().hex}.parquet")
@@ -92,13 +97,16 @@ def write_partition_file(output_dir: str, partition: str, shard: int, num_shards
 class WriteDocuments(beam.PTransform):
     """rows -> Parquet files under output_dir; outputs the paths written."""
 
-    def __init__(self, output_dir: str, rows_per_file: int = DEFAULT_ROWS_PER_FILE):
+    def __init__(
+        self, output_dir: str, rows_per_file: int = DEFAULT_ROWS_PER_FILE, metadata: dict | None = None
+    ):
         super().__init__()
         self.output_dir = output_dir
         self.rows_per_file = rows_per_file
+        self.metadata = metadata
 
     def expand(self, rows):
-        output_dir, rows_per_file = self.output_dir, self.rows_per_file
+        output_dir, rows_per_file, metadata = self.output_dir, self.rows_per_file, self.metadata
         # row -> (partition, row)
         partition_to_row = rows | "key by partition" >> beam.Map(lambda r: (partition_of(r), r))
         # partition -> number of rows, as a small side input
@@ -115,5 +123,5 @@ class WriteDocuments(beam.PTransform):
             | "assign file" >> beam.Map(to_shard, counts=beam.pvalue.AsDict(partition_to_count))
             | "group rows per file" >> beam.GroupByKey()
             | "write parquet file"
-            >> beam.MapTuple(lambda key, group: write_partition_file(output_dir, *key, group))
+            >> beam.MapTuple(lambda key, group: write_partition_file(output_dir, *key, group, metadata))
         )
