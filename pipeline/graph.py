@@ -37,7 +37,7 @@ from transforms.decide import decide, load_thresholds
 from transforms.dedup import DedupConfig, Deduplicate
 from transforms.extract import Extractor
 from transforms.schema import STATUS_FAILED, document_id, domain_of, new_row
-from transforms.sink import WriteDocuments
+from transforms.sink import WriteDocuments, partition_values
 from transforms.synthetic import beam as synthetic_beam
 
 SCORE_BATCH = 256
@@ -402,10 +402,7 @@ def build(p, opts: PristineOptions, output_dir: str) -> None:
 def restore_partition_columns(path: str, record: dict) -> dict:
     """A row read from one partition file gets back the columns its path holds (crawl=..., lang=...)."""
     row = new_row(**{k: v for k, v in record.items()})
-    for part in path.replace("\\", "/").split("/"):
-        key, sep, value = part.partition("=")
-        if sep and key in ("crawl", "lang"):
-            row[key] = value
+    row.update(partition_values(path))
     return row
 
 

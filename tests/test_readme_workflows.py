@@ -93,3 +93,18 @@ def test_score_on_broken_input_leaves_no_output(tmp_path):
         f.write(good)
     done = sh(line, cwd=tmp_path)
     assert "scored 1 documents" in done.stdout and (tmp_path / "scored.parquet").stat().st_size > 0
+
+
+def readme_python(containing: str) -> str:
+    for block in re.findall(r"```python\n(.*?)```", README, re.S):
+        if containing in block:
+            return block
+    raise AssertionError(f"no README python block contains {containing!r}")
+
+
+def test_reading_the_output_as_one_dataset(sample_run):
+    code = readme_python("read_parquet('{GLOB}'") + "\nprint(sorted(counts))\n"
+    python = str(REPO / ".venv" / "bin" / "python")
+    done = subprocess.run([python, "-c", code], cwd=sample_run, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "'kept'" in done.stdout and "'rejected'" in done.stdout

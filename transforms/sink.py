@@ -2,12 +2,15 @@
 
 Layout under the output directory (Hive-style partitions, zstd):
 
-    curated/crawl=<crawl>/lang=<lang>/part-00000-of-00002.parquet   kept rows
-    rejected/crawl=<crawl>/part-00000-of-00001.parquet              rejected rows, with reject_reason
-    failed/crawl=<crawl>/part-00000-of-00001.parquet                failed rows, with failure_reason
+    curated/crawl=<crawl>/lang=<lang>/part-00000-of-00002.parquet    kept rows
+    rejected/crawl=<crawl>/lang=<lang>/part-00000-of-00001.parquet   rejected rows, with reject_reason
+    failed/crawl=<crawl>/lang=<lang>/part-00000-of-00001.parquet     failed rows, with failure_reason
 
 As in Hive and Spark, partition columns live in the path, not in the files: reading a partition root with
-pyarrow (`pq.read_table(DIR / "curated")`), DuckDB or Spark restores them as columns.
+pyarrow (`pq.read_table(DIR / "curated")`), DuckDB, polars or Spark restores them as columns. The three
+roots have the same partition columns, so one glob (`DIR/*/crawl=*/lang=*/*.parquet`) reads them together
+(`status` tells them apart). Values are percent-encoded as Hive does (`Temporary%20Collection` is stored as
+`crawl=Temporary%2520Collection` and reads back as written); a missing value is `unknown`.
 
 Each partition gets ceil(rows / rows_per_file) files; a row's file is chosen by a hash of its id and rows
 are sorted by id inside a file. The same rows therefore give byte-for-byte the same files on every runner
@@ -18,9 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
 import time
 import uuid
+from urllib.parse import quote, unquote
 
 import apache_beam as beam
 import pyarrow as pa
@@ -31,14 +34,24 @@ from apache_beam.metrics import Metrics
 from transforms.schema import SCHEMA, STATUS_FAILED, STATUS_KEPT, STATUS_REJECTED, to_table
 
 ROOT_OF_STATUS = {STATUS_KEPT: "curated", STATUS_REJECTED: "rejected", STATUS_FAILED: "failed"}
-PARTITION_COLUMNS = {"curated": ("crawl", "lang"), "rejected": ("crawl",), "failed": ("crawl",)}
+PARTITION_COLUMNS = {root: ("crawl", "lang") for root in ("curated", "rejected", "failed")}
 DEFAULT_ROWS_PER_FILE = 20_000
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+UNKNOWN = "unknown"
 
 
 def partition_value(value) -> str:
-    """A path-safe Hive partition value ('unknown' when null)."""
-    return _UNSAFE.sub("_", str(value)) if value not in (None, "") else "unknown"
+    """A path-safe Hive partition value, percent-encoded (readers decode it back); 'unknown' when null."""
+    return quote(str(value), safe="") if value not in (None, "") else UNKNOWN
+
+
+def partition_values(path: str) -> dict[str, str]:
+    """{column: value} of the Hive partition directories in a path (values decoded)."""
+    values = {}
+    for part in path.replace("\\", "/").split("/"):
+        key, sep, value = part.partition("=")
+        if sep and key in ("crawl", "lang"):
+            values[key] = unquote(value)
+    return values
 
 
 def partition_of(row: dict) -> str:
