@@ -165,6 +165,24 @@ def run_staged(build, opts, output: str) -> str | None:
     return staging
 
 
+@contextmanager
+def watch(opts, n_files: int | None):
+    """Progress lines while the job runs on the local runner; on a remote runner, where to look instead."""
+    from apache_beam.options.pipeline_options import StandardOptions
+
+    from pipeline import progress
+
+    runner = opts.view_as(StandardOptions).runner
+    hint = progress.remote_hint(runner)
+    if hint or builds_only(opts):
+        if hint:
+            print(hint, file=sys.stderr)
+        yield
+        return
+    with progress.Reporter(n_files):
+        yield
+
+
 def check_accounting(run_dir: str) -> None:
     """Every document read must be written once (stats.json accounting_ok): a runner that lost or duplicated
     rows fails the run here, before anything is committed."""
@@ -266,7 +284,7 @@ def cmd_run(argv: list[str]) -> int:
     check_model(ours.quality_model, "--quality-model")
     created = prepare_output(ours.output, ours.overwrite)
     started = time.monotonic()
-    with output_removed_on_failure(ours.output, created):
+    with output_removed_on_failure(ours.output, created), watch(opts, n_files):
         stats = run_beam(lambda p, staging: graph.build(p, ours, staging), opts, ours.output)
     if stats is None:
         return 0

@@ -20,7 +20,7 @@ from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from pipeline import provenance
+from pipeline import progress, provenance
 from pipeline.corpus import repair_utf8
 from pipeline.options import PristineOptions
 from pipeline.stats import (
@@ -129,6 +129,7 @@ class ReadWarcFile(beam.DoFn):
             if not rec.is_html:
                 continue
             counts["html_responses"] = counts.get("html_responses", 0) + 1
+            progress.tick("html")
             row = response_row(rec, self.crawl)
             if rec.failure_reason:
                 yield failed(row, rec.failure_reason, rec.failure_detail), None, None
@@ -138,6 +139,7 @@ class ReadWarcFile(beam.DoFn):
             if key != UNREADABLE_INPUTS:
                 Metrics.counter("read", key).inc(n)
         counts["files_read"] = 1
+        progress.tick("files", flush=True)
         yield beam.pvalue.TaggedOutput(self.COUNTS, counts)
 
 
@@ -162,6 +164,7 @@ class ExtractText(beam.DoFn):
                 row = self.extract(row, body, charset_header)
         except Exception as exc:
             row = dead_letter(row, "extract", exc)
+        progress.tick("extracted")
         yield row
 
     def extract(self, row, body, charset_header) -> dict:
@@ -194,6 +197,7 @@ class ScoreDocuments(beam.DoFn):
         try:
             with stage_clock("score"):
                 scored = signals.score_rows(batch, self.scorers)
+            progress.tick("scored", len(batch))
             yield from scored
         except Exception:
             # find the row(s) that raise; the others are scored one by one
