@@ -45,6 +45,3 @@ def test_a_run_prints_progress_in_both_running_modes(tmp_path):
             f"progress: files {len(SERP)}/{len(SERP)} read, {len(SERP)} HTML responses"
         )
         assert "\r" not in done.stderr  # not a terminal: plain lines
-        assert not [
-            n for n in os.listdir("/tmp") if n.startswith("pristine-progress-") and (tmp_path / n).exists()
-        ]
