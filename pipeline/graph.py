@@ -195,8 +195,8 @@ class ScoreDocuments(beam.DoFn):
 
     def process(self, batch: list[dict]):
         try:
-            with stage_clock("score"):
-                scored = signals.score_rows(batch, self.scorers)
+            with stage_clock("score"):  # language ID inside it is also timed on its own ("language")
+                scored = signals.score_rows(batch, self.scorers, clock=stage_clock)
             progress.tick("scored", len(batch))
             yield from scored
         except Exception:

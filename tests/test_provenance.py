@@ -30,7 +30,10 @@ def test_run_and_recurate_record_what_produced_them(tmp_path):
     argv = ["run", "--input", str(CC_FILE), "--output", str(out), "--dedup-threshold", "0.8"]
     argv += ["--extractor", "resiliparse"]
     assert cli.main(argv) == 0
-    record = read_stats(str(out))["provenance"]
+    stats = read_stats(str(out))
+    # every stage is timed, language ID (inside score) and dedup (the runner's per-transform clock) too
+    assert {"read", "extract", "score", "language", "dedup", "decide", "write"} <= set(stats["stage_seconds"])
+    record = stats["provenance"]
     assert record["pristine_version"] and len(record["git"]["commit"]) == 40
     assert record["beam_options"]["dedup_threshold"] == 0.8 and record["extractor"] == "resiliparse"
     assert record["beam_options"]["input"] == [str(CC_FILE)]
