@@ -403,8 +403,11 @@ def cmd_train(argv: list[str]) -> int:
         metrics = train_quality_model(positives, negatives, args.output, settings)
     except (OSError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
+    warning = metrics.pop("warning", None)
     print(" ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))
-    print(f"model: {args.output}")
+    print(f"model: {args.output} ({metrics['model_mb']:.1f} MB)")
+    if warning:
+        print(f"pristine train quality: warning: {warning}", file=sys.stderr)
     return 0
 
 
