@@ -108,3 +108,21 @@ def test_reading_the_output_as_one_dataset(sample_run):
     done = subprocess.run([python, "-c", code], cwd=sample_run, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "'kept'" in done.stdout and "'rejected'" in done.stdout
+
+
+def test_the_python_api_example_runs_as_written(tmp_path):
+    code = readme_python("from pipeline import api").replace("sample/", f"{REPO}/sample/")
+    python = str(REPO / ".venv" / "bin" / "python")
+    done = subprocess.run([python, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "out" / "my-pipeline"
+    rows = [
+        r
+        for root in ("curated", "rejected")
+        if (out / root).exists()
+        for r in pq.read_table(out / root).to_pylist()
+    ]
+    assert rows and {r["lang"] for r in rows} == {"en"}
+    assert {r["extractor"] for r in rows} == {"resiliparse"} and all("dup_cluster_id" in r for r in rows)
