@@ -304,6 +304,8 @@ def cmd_run(argv: list[str]) -> int:
     n_files = check_inputs(ours.input)
     check_thresholds(ours.thresholds)
     check_model(ours.quality_model, "--quality-model")
+    if ours.batch_files:
+        return run_resumable(argv, ours)
     created = prepare_output(ours.output, ours.overwrite)
     started = time.monotonic()
     with output_removed_on_failure(ours.output, created), watch(opts, n_files):
@@ -311,6 +313,49 @@ def cmd_run(argv: list[str]) -> int:
     if stats is None:
         return 0
     return report(stats, ours.output, time.monotonic() - started, f"{n_files} input file(s),", ours.strict)
+
+
+def without_flags(argv: list[str], flags: dict[str, int]) -> list[str]:
+    """argv without the given flags and their values ({flag: number of values, -1: all up to the next flag})."""
+    out, i = [], 0
+    while i < len(argv):
+        arg = argv[i]
+        name = arg.split("=", 1)[0]
+        if name in flags:
+            i += 1
+            if "=" not in arg:
+                n = flags[name]
+                while i < len(argv) and n != 0 and not argv[i].startswith("--"):
+                    i, n = i + 1, n - 1
+            continue
+        out.append(arg)
+        i += 1
+    return out
+
+
+def run_resumable(argv: list[str], ours) -> int:
+    """`pristine run --batch-files N`: the input files in batches of N, each committed into --output as it
+    finishes (as backfill does); the same command after a kill skips the finished batches."""
+    from pipeline import snapshots
+
+    files = sorted(m.path for pattern in ours.input for m in FileSystems.match([pattern])[0].metadata_list)
+    size = ours.batch_files
+    batches = [
+        snapshots.Batch(ours.crawl or "run", i // size, tuple(files[i : i + size]))
+        for i in range(0, len(files), size)
+    ]
+    output = ours.output
+    resuming = FileSystems.exists(FileSystems.join(output, snapshots.MANIFEST))
+    if not resuming:
+        if ours.overwrite:
+            raise UsageError(
+                "--batch-files resumes a run in --output: --overwrite does not apply (use a new --output)"
+            )
+        prepare_output(output, overwrite=False)
+    value_flags = {"--input": -1, "--output": 1, "--batch-files": 1, "--batch_files": 1}
+    run_args = without_flags(without_flags(argv, value_flags), {"--dedup-against": -1, "--dedup_against": -1})
+    run_args += ["--dedup-against", *ours.dedup_against] if ours.dedup_against else []
+    return run_batches(batches, output, run_args, "run", with_crawl=False, strict=ours.strict)
 
 
 def cmd_recurate(argv: list[str]) -> int:
@@ -412,7 +457,7 @@ def cmd_train(argv: list[str]) -> int:
 
 
 def cmd_backfill(argv: list[str]) -> int:
-    from pipeline import graph, snapshots
+    from pipeline import snapshots
 
     parser = argparse.ArgumentParser(
         prog="pristine backfill",
@@ -440,38 +485,50 @@ def cmd_backfill(argv: list[str]) -> int:
         raise UsageError(str(exc)) from exc
     if not FileSystems.exists(args.output):
         FileSystems.mkdirs(args.output)
-    done = snapshots.finished_batches(args.output)
+    return run_batches(batches, args.output, run_args, "backfill", with_crawl=True)
+
+
+def run_batches(
+    batches, output: str, run_args: list[str], what: str, with_crawl: bool, strict: bool = False
+) -> int:
+    """Run `batches` (snapshots.Batch) one pipeline run each, committing each into `output` and recording it
+    in its manifest.jsonl; batches already recorded there are skipped (a rerun resumes)."""
+    from pipeline import graph, snapshots
+
+    done = snapshots.finished_batches(output)
     progress = snapshots.Progress(sum(len(b.files) for b in batches))
     todo = [b for b in batches if b.id not in done]
     progress.skip(sum(len(b.files) for b in batches if b.id in done))
-    print(
-        f"backfill: {len(batches)} batches, {len(batches) - len(todo)} already finished, {len(todo)} to run"
+    print(f"{what}: {len(batches)} batches, {len(batches) - len(todo)} already finished, {len(todo)} to run")
+    index = FileSystems.join(output, graph.DEDUP_INDEX)
+    user_against = (
+        options.parse(["--input", "x", "--output", "x", *run_args])
+        .view_as(options.PristineOptions)
+        .dedup_against
     )
-    index = FileSystems.join(args.output, graph.DEDUP_INDEX)
     for batch in todo:
         # every batch deduplicates against the indexes of the batches committed before it (older first)
-        against = ["--dedup-against", index] if FileSystems.exists(index) else []
+        against = [*user_against, index] if FileSystems.exists(index) else list(user_against)
         batch_argv = [
             "--input",
             *batch.files,
             "--output",
-            args.output,
-            "--crawl",
-            batch.crawl,
-            *against,
+            output,
+            *(["--crawl", batch.crawl] if with_crawl else []),
             *run_args,
+            *(["--dedup-against", *against] if against else []),
         ]
         try:
             opts = options.parse(batch_argv)
         except ValueError as exc:
             raise UsageError(str(exc)) from exc
         ours = opts.view_as(options.PristineOptions)
-        staging = run_staged(lambda p, staging, ours=ours: graph.build(p, ours, staging), opts, args.output)
+        staging = run_staged(lambda p, staging, ours=ours: graph.build(p, ours, staging), opts, output)
         if staging is None:
-            raise UsageError("backfill runs its batches: --dry_run and --template_location do not apply")
-        stats = snapshots.commit_batch(staging, args.output, batch)
+            raise UsageError(f"{what} runs its batches: --dry_run and --template_location do not apply")
+        stats = snapshots.commit_batch(staging, output, batch)
         snapshots.append_manifest(
-            args.output,
+            output,
             {
                 "batch": batch.id,
                 "crawl": batch.crawl,
@@ -481,9 +538,9 @@ def cmd_backfill(argv: list[str]) -> int:
             },
         )
         progress.update(batch, stats["documents_read"])
-    stats = snapshots.merge_stats(args.output)
+    stats = snapshots.merge_stats(output)
     n_files = sum(len(b.files) for b in batches)
-    return report(stats, args.output, time.monotonic() - progress.started, f"{n_files} input file(s),")
+    return report(stats, output, time.monotonic() - progress.started, f"{n_files} input file(s),", strict)
 
 
 def cmd_evaluate(argv: list[str]) -> int:
