@@ -296,6 +296,7 @@ def report(stats: dict, output: str, seconds: float, inputs: str, strict: bool =
 def cmd_run(argv: list[str]) -> int:
     from pipeline import graph
 
+    batch_files, argv = batch_files_flag(argv)
     try:
         opts = options.parse(argv)
     except ValueError as exc:
@@ -304,8 +305,8 @@ def cmd_run(argv: list[str]) -> int:
     n_files = check_inputs(ours.input)
     check_thresholds(ours.thresholds)
     check_model(ours.quality_model, "--quality-model")
-    if ours.batch_files:
-        return run_resumable(argv, ours)
+    if batch_files:
+        return run_resumable(argv, ours, batch_files)
     created = prepare_output(ours.output, ours.overwrite)
     started = time.monotonic()
     with output_removed_on_failure(ours.output, created), watch(opts, n_files):
@@ -333,13 +334,31 @@ def without_flags(argv: list[str], flags: dict[str, int]) -> list[str]:
     return out
 
 
-def run_resumable(argv: list[str], ours) -> int:
+BATCH_FILES_HELP = (
+    "run the input files in batches of N, each committed into --output when it finishes; the same command "
+    "after a kill skips the finished batches (as backfill does)"
+)
+
+
+def batch_files_flag(argv: list[str]) -> tuple[int | None, list[str]]:
+    """--batch-files N of `pristine run` (a flag of the command, not of the Beam job): (N or None, the rest)."""
+    parser = options._RaisingParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--batch-files", "--batch_files", dest="batch_files", type=int, default=None)
+    try:
+        known, rest = parser.parse_known_args(argv)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    if known.batch_files is not None and known.batch_files < 1:
+        raise UsageError(f"--batch-files must be at least 1, got {known.batch_files}")
+    return known.batch_files, rest
+
+
+def run_resumable(argv: list[str], ours, size: int) -> int:
     """`pristine run --batch-files N`: the input files in batches of N, each committed into --output as it
     finishes (as backfill does); the same command after a kill skips the finished batches."""
     from pipeline import snapshots
 
     files = sorted(m.path for pattern in ours.input for m in FileSystems.match([pattern])[0].metadata_list)
-    size = ours.batch_files
     batches = [
         snapshots.Batch(ours.crawl or "run", i // size, tuple(files[i : i + size]))
         for i in range(0, len(files), size)
@@ -352,7 +371,7 @@ def run_resumable(argv: list[str], ours) -> int:
                 "--batch-files resumes a run in --output: --overwrite does not apply (use a new --output)"
             )
         prepare_output(output, overwrite=False)
-    value_flags = {"--input": -1, "--output": 1, "--batch-files": 1, "--batch_files": 1}
+    value_flags = {"--input": -1, "--output": 1}
     run_args = without_flags(without_flags(argv, value_flags), {"--dedup-against": -1, "--dedup_against": -1})
     run_args += ["--dedup-against", *ours.dedup_against] if ours.dedup_against else []
     return run_batches(batches, output, run_args, "run", with_crawl=False, strict=ours.strict)
@@ -589,6 +608,7 @@ def run_help() -> None:
         description="flags of pristine run; any Beam pipeline option (--runner, --direct_num_workers, ...) too",
     )
     options.PristineOptions._add_argparse_args(parser)
+    parser.add_argument("--batch-files", metavar="N", type=int, help=BATCH_FILES_HELP)
     parser.print_help()
 
 

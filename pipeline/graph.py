@@ -324,7 +324,11 @@ def parse_json_line(item: tuple[str, str], crawl: str | None) -> dict:
             raise ValueError(f"a JSON {type(record).__name__}, not an object")
     except ValueError as exc:
         # json's "line 1 column N" is within this one line, not the file: say the column only
-        detail = f"{exc.msg} at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else str(exc)
+        detail = (
+            f"{exc.msg} (column {exc.colno} of the line)"
+            if isinstance(exc, json.JSONDecodeError)
+            else str(exc)
+        )
         return failed(
             new_row(id=document_id(path, line), crawl=crawl, warc_filename=path),
             "bad_json",

@@ -84,15 +84,6 @@ class PristineOptions(PipelineOptions):
             help="target rows per output Parquet file",
         )
         parser.add_argument(
-            "--batch-files",
-            "--batch_files",
-            dest="batch_files",
-            type=int,
-            default=None,
-            help="run the input files in batches of N, each committed into --output when it finishes; the same "
-            "command after a kill skips the finished batches (as backfill does)",
-        )
-        parser.add_argument(
             "--strict",
             action="store_true",
             default=False,
@@ -178,8 +169,6 @@ def check_values(ours: PristineOptions) -> None:
         raise ValueError(
             f"--dedup-threshold is a Jaccard similarity strictly between 0 and 1, got {ours.dedup_threshold}"
         )
-    if ours.batch_files is not None and ours.batch_files < 1:
-        raise ValueError(f"--batch-files must be at least 1, got {ours.batch_files}")
     if ours.extract_time_limit is not None and not ours.extract_time_limit > 0:
         raise ValueError(
             f"--extract-time-limit must be a positive number of seconds, got {ours.extract_time_limit}"
