@@ -229,6 +229,9 @@ def _not_archive_named(records: Iterator[Record], path: str) -> Iterator[Record]
         yield record
     if not held:
         return
+    if any(r.failure_reason in ("open_failed", "io_error") for r in held):
+        yield from held  # the file could not be read at all: that is what it says, no second attempt
+        return
     try:
         head = _head_bytes(path)
     except Exception:  # noqa: BLE001 - cannot look again: the markers as read
