@@ -18,8 +18,9 @@ $(STAMP): requirements.lock setup.py
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
+# --overwrite: `make run` again replaces its own previous sample run
 run: setup
-	$(BIN)/pristine run --input sample/*.warc.gz --output $(OUT)
+	$(BIN)/pristine run --input sample/*.warc.gz --output $(OUT) --overwrite
 
 test: setup browser dataflow-env
 	$(BIN)/python -m pytest -q tests

@@ -65,6 +65,9 @@ setup(
     packages=["pipeline", "transforms", "transforms.dedup", "transforms.extract", "transforms.synthetic"],
     package_data={"pipeline": ["*.toml", "blocklists/*.txt"], "transforms": ["models/*"]},
     install_requires=INSTALL_REQUIRES,
-    extras_require={"test": ["pytest==9.2.0", "hypothesis==6.170.17", "ruff==0.17.5"]},
+    extras_require={
+        # duckdb and polars read the output as one dataset in tests/test_dataset.py
+        "test": ["pytest==9.2.0", "hypothesis==6.170.17", "ruff==0.17.5", "duckdb==1.5.6", "polars==1.44.2"]
+    },
     entry_points={"console_scripts": ["pristine = pipeline.cli:main"]},
 )

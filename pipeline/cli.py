@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 
 from apache_beam.io.filesystems import FileSystems
 
@@ -50,8 +52,8 @@ def check_inputs(patterns: list[str]) -> int:
     return total
 
 
-def prepare_output(output_dir: str, overwrite: bool) -> None:
-    """The output directory must be new or empty (or --overwrite), and writable.
+def prepare_output(output_dir: str, overwrite: bool) -> bool:
+    """The output directory must be new or empty (or --overwrite), and writable; True if created here.
 
     Nothing is deleted here: a run writes into a staging directory and replaces the old outputs only once
     it has succeeded (`commit_output`).
@@ -59,8 +61,9 @@ def prepare_output(output_dir: str, overwrite: bool) -> None:
     present = [name for name in MANAGED_OUTPUTS if FileSystems.exists(FileSystems.join(output_dir, name))]
     if present and not overwrite:
         raise UsageError(f"output {output_dir!r} already holds a run ({', '.join(present)}); use --overwrite")
+    created = not FileSystems.exists(output_dir)
     try:
-        if not FileSystems.exists(output_dir):
+        if created:
             FileSystems.mkdirs(output_dir)
         probe = FileSystems.join(output_dir, ".pristine-write-probe")
         with FileSystems.create(probe) as f:
@@ -68,6 +71,21 @@ def prepare_output(output_dir: str, overwrite: bool) -> None:
         FileSystems.delete([probe])
     except Exception as exc:
         raise UsageError(f"output {output_dir!r} is not writable: {exc}") from exc
+    return created
+
+
+@contextmanager
+def output_removed_on_failure(output_dir: str, created: bool):
+    """A run that fails leaves nothing behind: the output directory it created is removed if still empty."""
+    try:
+        yield
+    except BaseException:
+        if created and "://" not in output_dir:
+            try:
+                os.rmdir(output_dir)  # only if empty
+            except OSError:
+                pass
+        raise
 
 
 def staging_dir(output_dir: str) -> str:
@@ -176,6 +194,24 @@ def run_staged(build, opts, output: str) -> str | None:
     return staging
 
 
+@contextmanager
+def watch(opts, n_files: int | None):
+    """Progress lines while the job runs on the local runner; on a remote runner, where to look instead."""
+    from apache_beam.options.pipeline_options import StandardOptions
+
+    from pipeline import progress
+
+    runner = opts.view_as(StandardOptions).runner
+    hint = progress.remote_hint(runner)
+    if hint or builds_only(opts):
+        if hint:
+            print(hint, file=sys.stderr)
+        yield
+        return
+    with progress.Reporter(n_files):
+        yield
+
+
 def check_accounting(run_dir: str) -> None:
     """Every document read must be written once (stats.json accounting_ok): a runner that lost or duplicated
     rows fails the run here, before anything is committed."""
@@ -227,6 +263,7 @@ def add_stage_seconds(run_dir: str, result) -> None:
         seconds[c.key.metric.name] = (
             seconds.get(c.key.metric.name, 0.0) + (c.committed or c.attempted or 0) / 1e6
         )
+    seconds.update(transform_seconds(result, TIMED_TRANSFORMS))
     stats = read_stats(run_dir)
     stats["stage_seconds"] = {k: round(v, 3) for k, v in sorted(seconds.items())}
     write_stats_file(stats, run_dir)
@@ -252,6 +289,27 @@ def add_extraction_counts(run_dir: str, result) -> None:
     write_stats_file(stats, run_dir)
 
 
+# composite transforms timed by the runner's own per-transform clock (stage name: transform label)
+TIMED_TRANSFORMS = {"dedup": "deduplicate"}
+
+
+def transform_seconds(result, transforms: dict[str, str]) -> dict[str, float]:
+    """{stage: seconds} summed over the steps of each composite transform, from the runner's
+    ptransform_execution_time monitoring metrics (empty where the runner has none)."""
+    try:
+        counters = result.monitoring_metrics().query()["counters"]
+    except Exception:  # noqa: BLE001 - a runner without system metrics
+        return {}
+    out: dict[str, float] = {}
+    for c in counters:
+        if "ptransform_execution_time:total_msecs" not in c.key.metric.name:
+            continue
+        for stage, label in transforms.items():
+            if c.key.step == label or c.key.step.startswith(label + "/"):
+                out[stage] = out.get(stage, 0.0) + (c.committed or 0) / 1e3
+    return out
+
+
 def run_beam(build, opts, output: str) -> dict | None:
     """run_staged, then replace `output`'s previous run by the new one; returns its stats.json (None when
     the job was only built, and `output` is untouched)."""
@@ -263,7 +321,9 @@ def run_beam(build, opts, output: str) -> dict | None:
     return read_stats(output)
 
 
-def report(stats: dict, output: str, seconds: float, n_files: int) -> int:
+def report(stats: dict, output: str, seconds: float, inputs: str, strict: bool = False) -> int:
+    """Print the run's summary; the exit code: 1 when accounting is broken, or (--strict) when any input
+    could not be read."""
     from pipeline.report import write_report
 
     docs = stats["documents_read"]
@@ -271,14 +331,21 @@ def report(stats: dict, output: str, seconds: float, n_files: int) -> int:
     if "://" not in output:
         print(f"report: {write_report(output)}")
     rate = docs / max(seconds, 1e-9)
-    print(f"{n_files} input file(s), {docs:,} documents in {seconds:.1f} s ({rate:.1f} docs/s)")
+    print(f"{inputs} {docs:,} documents in {seconds:.1f} s ({rate:.1f} docs/s)")
     print(f"output: {output}  (curated/, rejected/, failed/, stats.json)")
-    return 0 if stats["accounting_ok"] else 1
+    if not stats["accounting_ok"]:
+        return 1
+    unreadable = stats.get("unreadable_total", 0)
+    if strict and unreadable:
+        print(f"--strict: {unreadable:,} unreadable input(s), listed above: exit code 1", file=sys.stderr)
+        return 1
+    return 0
 
 
 def cmd_run(argv: list[str]) -> int:
     from pipeline import graph
 
+    batch_files, argv = batch_files_flag(argv)
     try:
         opts = options.parse(argv)
     except ValueError as exc:
@@ -288,10 +355,76 @@ def cmd_run(argv: list[str]) -> int:
     check_thresholds(ours.thresholds)
     check_model(ours.quality_model, "--quality-model")
     check_synthetic_reference(ours.synthetic_reference)
-    prepare_output(ours.output, ours.overwrite)
+    if batch_files:
+        return run_resumable(argv, ours, batch_files)
+    created = prepare_output(ours.output, ours.overwrite)
     started = time.monotonic()
-    stats = run_beam(lambda p, staging: graph.build(p, ours, staging), opts, ours.output)
-    return 0 if stats is None else report(stats, ours.output, time.monotonic() - started, n_files)
+    with output_removed_on_failure(ours.output, created), watch(opts, n_files):
+        stats = run_beam(lambda p, staging: graph.build(p, ours, staging), opts, ours.output)
+    if stats is None:
+        return 0
+    return report(stats, ours.output, time.monotonic() - started, f"{n_files} input file(s),", ours.strict)
+
+
+def without_flags(argv: list[str], flags: dict[str, int]) -> list[str]:
+    """argv without the given flags and their values ({flag: number of values, -1: all up to the next flag})."""
+    out, i = [], 0
+    while i < len(argv):
+        arg = argv[i]
+        name = arg.split("=", 1)[0]
+        if name in flags:
+            i += 1
+            if "=" not in arg:
+                n = flags[name]
+                while i < len(argv) and n != 0 and not argv[i].startswith("--"):
+                    i, n = i + 1, n - 1
+            continue
+        out.append(arg)
+        i += 1
+    return out
+
+
+BATCH_FILES_HELP = (
+    "run the input files in batches of N, each committed into --output when it finishes; the same command "
+    "after a kill skips the finished batches (as backfill does)"
+)
+
+
+def batch_files_flag(argv: list[str]) -> tuple[int | None, list[str]]:
+    """--batch-files N of `pristine run` (a flag of the command, not of the Beam job): (N or None, the rest)."""
+    parser = options._RaisingParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--batch-files", "--batch_files", dest="batch_files", type=int, default=None)
+    try:
+        known, rest = parser.parse_known_args(argv)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    if known.batch_files is not None and known.batch_files < 1:
+        raise UsageError(f"--batch-files must be at least 1, got {known.batch_files}")
+    return known.batch_files, rest
+
+
+def run_resumable(argv: list[str], ours, size: int) -> int:
+    """`pristine run --batch-files N`: the input files in batches of N, each committed into --output as it
+    finishes (as backfill does); the same command after a kill skips the finished batches."""
+    from pipeline import snapshots
+
+    files = sorted(m.path for pattern in ours.input for m in FileSystems.match([pattern])[0].metadata_list)
+    batches = [
+        snapshots.Batch(ours.crawl or "run", i // size, tuple(files[i : i + size]))
+        for i in range(0, len(files), size)
+    ]
+    output = ours.output
+    resuming = FileSystems.exists(FileSystems.join(output, snapshots.MANIFEST))
+    if not resuming:
+        if ours.overwrite:
+            raise UsageError(
+                "--batch-files resumes a run in --output: --overwrite does not apply (use a new --output)"
+            )
+        prepare_output(output, overwrite=False)
+    value_flags = {"--input": -1, "--output": 1}
+    run_args = without_flags(without_flags(argv, value_flags), {"--dedup-against": -1, "--dedup_against": -1})
+    run_args += ["--dedup-against", *ours.dedup_against] if ours.dedup_against else []
+    return run_batches(batches, output, run_args, "run", with_crawl=False, strict=ours.strict)
 
 
 def cmd_recurate(argv: list[str]) -> int:
@@ -315,14 +448,17 @@ def cmd_recurate(argv: list[str]) -> int:
     if not FileSystems.exists(FileSystems.join(args.input, "stats.json")):
         raise UsageError(f"--input {args.input!r} is not a pristine run directory (no stats.json)")
     check_thresholds(args.config)
-    prepare_output(args.output, args.overwrite)
+    created = prepare_output(args.output, args.overwrite)
     started = time.monotonic()
-    stats = run_beam(
-        lambda p, staging: graph.build_recurate(p, args.input, args.config, staging, args.rows_per_file),
-        opts,
-        args.output,
-    )
-    return 0 if stats is None else report(stats, args.output, time.monotonic() - started, 0)
+    with output_removed_on_failure(args.output, created):
+        stats = run_beam(
+            lambda p, staging: graph.build_recurate(p, args.input, args.config, staging, args.rows_per_file),
+            opts,
+            args.output,
+        )
+    if stats is None:
+        return 0
+    return report(stats, args.output, time.monotonic() - started, f"the rows of {args.input} re-decided:")
 
 
 def cmd_score(argv: list[str]) -> int:
@@ -381,13 +517,16 @@ def cmd_train(argv: list[str]) -> int:
         metrics = train_quality_model(positives, negatives, args.output, settings)
     except (OSError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
+    warning = metrics.pop("warning", None)
     print(" ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))
-    print(f"model: {args.output}")
+    print(f"model: {args.output} ({metrics['model_mb']:.1f} MB)")
+    if warning:
+        print(f"pristine train quality: warning: {warning}", file=sys.stderr)
     return 0
 
 
 def cmd_backfill(argv: list[str]) -> int:
-    from pipeline import graph, snapshots
+    from pipeline import snapshots
 
     parser = argparse.ArgumentParser(
         prog="pristine backfill",
@@ -415,42 +554,56 @@ def cmd_backfill(argv: list[str]) -> int:
         raise UsageError(str(exc)) from exc
     if not FileSystems.exists(args.output):
         FileSystems.mkdirs(args.output)
-    done = snapshots.finished_batches(args.output)
+    return run_batches(batches, args.output, run_args, "backfill", with_crawl=True)
+
+
+def run_batches(
+    batches, output: str, run_args: list[str], what: str, with_crawl: bool, strict: bool = False
+) -> int:
+    """Run `batches` (snapshots.Batch) one pipeline run each, committing each into `output` and recording it
+    in its manifest.jsonl; batches already recorded there are skipped (a rerun resumes)."""
+    from pipeline import graph, snapshots
+
+    done = snapshots.finished_batches(output)
     progress = snapshots.Progress(sum(len(b.files) for b in batches))
     todo = [b for b in batches if b.id not in done]
     progress.skip(sum(len(b.files) for b in batches if b.id in done))
-    print(
-        f"backfill: {len(batches)} batches, {len(batches) - len(todo)} already finished, {len(todo)} to run"
+    print(f"{what}: {len(batches)} batches, {len(batches) - len(todo)} already finished, {len(todo)} to run")
+    index = FileSystems.join(output, graph.DEDUP_INDEX)
+    user_against = (
+        options.parse(["--input", "x", "--output", "x", *run_args])
+        .view_as(options.PristineOptions)
+        .dedup_against
     )
-    index = FileSystems.join(args.output, graph.DEDUP_INDEX)
     for batch in todo:
         # every batch deduplicates against the indexes of the batches committed before it (older first)
-        against = ["--dedup-against", index] if FileSystems.exists(index) else []
-        # the human baseline of the synthetic estimates: the committed batches of older snapshots
-        if not any(a.startswith(("--synthetic-reference", "--synthetic_reference")) for a in run_args):
-            older = snapshots.reference_files(args.output, batch.crawl)
-            against += ["--synthetic-reference", *older] if older else []
+        against = [*user_against, index] if FileSystems.exists(index) else list(user_against)
+        # a backfill's human baseline for the synthetic estimates: the committed batches of older snapshots
+        reference: list[str] = []
+        if with_crawl and not any(a.startswith(("--synthetic-reference", "--synthetic_reference")) for a in run_args):
+            older = snapshots.reference_files(output, batch.crawl)
+            reference = ["--synthetic-reference", *older] if older else []
         batch_argv = [
             "--input",
             *batch.files,
             "--output",
-            args.output,
-            "--crawl",
-            batch.crawl,
-            *against,
+            output,
+            *(["--crawl", batch.crawl] if with_crawl else []),
             *run_args,
+            *(["--dedup-against", *against] if against else []),
+            *reference,
         ]
         try:
             opts = options.parse(batch_argv)
         except ValueError as exc:
             raise UsageError(str(exc)) from exc
         ours = opts.view_as(options.PristineOptions)
-        staging = run_staged(lambda p, staging, ours=ours: graph.build(p, ours, staging), opts, args.output)
+        staging = run_staged(lambda p, staging, ours=ours: graph.build(p, ours, staging), opts, output)
         if staging is None:
-            raise UsageError("backfill runs its batches: --dry_run and --template_location do not apply")
-        stats = snapshots.commit_batch(staging, args.output, batch)
+            raise UsageError(f"{what} runs its batches: --dry_run and --template_location do not apply")
+        stats = snapshots.commit_batch(staging, output, batch)
         snapshots.append_manifest(
-            args.output,
+            output,
             {
                 "batch": batch.id,
                 "crawl": batch.crawl,
@@ -460,8 +613,9 @@ def cmd_backfill(argv: list[str]) -> int:
             },
         )
         progress.update(batch, stats["documents_read"])
-    stats = snapshots.merge_stats(args.output)
-    return report(stats, args.output, time.monotonic() - progress.started, sum(len(b.files) for b in batches))
+    stats = snapshots.merge_stats(output)
+    n_files = sum(len(b.files) for b in batches)
+    return report(stats, output, time.monotonic() - progress.started, f"{n_files} input file(s),", strict)
 
 
 def cmd_evaluate(argv: list[str]) -> int:
@@ -510,6 +664,7 @@ def run_help() -> None:
         description="flags of pristine run; any Beam pipeline option (--runner, --direct_num_workers, ...) too",
     )
     options.PristineOptions._add_argparse_args(parser)
+    parser.add_argument("--batch-files", metavar="N", type=int, help=BATCH_FILES_HELP)
     parser.print_help()
 
 

@@ -20,9 +20,18 @@ from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
+from pipeline import progress, provenance
 from pipeline.corpus import repair_utf8
 from pipeline.options import PristineOptions
-from pipeline.stats import MergeCounts, row_counts, write_recurated_stats, write_stats
+from pipeline.stats import (
+    UNREADABLE_INPUTS,
+    UNREADABLE_LISTED,
+    MergeCounts,
+    read_stats,
+    row_counts,
+    write_recurated_stats,
+    write_stats,
+)
 from transforms import httpfs, signals, synthetic, warc
 from transforms.decide import decide, load_thresholds
 from transforms.dedup import DedupConfig, Deduplicate
@@ -30,7 +39,7 @@ from transforms.extract import KIND_CASCADE, KIND_TRAFILATURA, Extractor
 from transforms.extract.cascade import load_cascade
 from transforms.extract.reuse import PayloadCache, extract_response
 from transforms.schema import STATUS_FAILED, document_id, domain_of, new_row
-from transforms.sink import WriteDocuments
+from transforms.sink import WriteDocuments, partition_values
 from transforms.synthetic import beam as synthetic_beam
 
 SCORE_BATCH = 256
@@ -55,6 +64,16 @@ def response_row(rec: warc.Record, crawl: str | None) -> dict:
         content_type=rec.content_type,
         html_bytes=len(rec.body) if rec.body is not None else None,
     )
+
+
+def unreadable_row(rec: warc.Record, crawl: str | None) -> dict:
+    """The failed row of an unreadable record or file (`warc.unreadable_input`): provenance and the reason."""
+    row = response_row(rec, crawl)
+    row["id"] = document_id(
+        posixpath.basename(rec.warc_filename), rec.warc_record_id, rec.warc_offset, "unreadable"
+    )
+    row["html_bytes"] = None
+    return failed(row, rec.failure_reason, rec.failure_detail)
 
 
 def failed(row: dict, reason: str, detail: str | None) -> dict:
@@ -84,10 +103,11 @@ def stage_clock(stage: str):
 
 
 def byte_ranges(metadata) -> list[tuple[str, int, int | None]]:
-    """A matched file -> (path, start, end) ranges read independently (warc.split_ranges)."""
-    return [
-        (metadata.path, start, end) for start, end in warc.split_ranges(metadata.path, metadata.size_in_bytes)
-    ]
+    """A matched file -> (path, start, end) ranges read independently (warc.split_ranges); the last range
+    ends at None (the end of the file), so its reader knows the file is done."""
+    ranges = warc.split_ranges(metadata.path, metadata.size_in_bytes)
+    ranges[-1] = (ranges[-1][0], None)
+    return [(metadata.path, start, end) for start, end in ranges]
 
 
 class ReadWarcFile(beam.DoFn):
@@ -110,21 +130,30 @@ class ReadWarcFile(beam.DoFn):
                 break
             key = f"records_read.{rec.record_type}"
             counts[key] = counts.get(key, 0) + 1
-            if rec.failure_reason and not rec.is_html:
+            unreadable = warc.unreadable_input(rec)
+            if unreadable:  # named: a failed row (file, offset, reason, detail) and a line in the summary
                 key = f"unreadable.{rec.failure_reason}"
                 counts[key] = counts.get(key, 0) + 1
+                listed = counts.setdefault(UNREADABLE_INPUTS, [])
+                if len(listed) < UNREADABLE_LISTED:
+                    listed.append(unreadable)
+                yield unreadable_row(rec, self.crawl), None, None
             if not rec.is_html:
                 continue
             counts["html_responses"] = counts.get("html_responses", 0) + 1
+            progress.tick("html")
             row = response_row(rec, self.crawl)
             if rec.failure_reason:
                 yield failed(row, rec.failure_reason, rec.failure_detail), None, None
             else:
                 yield row, rec.body, rec.charset_header
         for key, n in counts.items():
-            Metrics.counter("read", key).inc(n)
+            if key != UNREADABLE_INPUTS:
+                Metrics.counter("read", key).inc(n)
         if start == 0:
             counts["files_read"] = 1
+        if end is None:  # the file's last range
+            progress.tick("files", flush=True)
         yield beam.pvalue.TaggedOutput(self.COUNTS, counts)
 
 
@@ -173,6 +202,7 @@ class ExtractText(beam.DoFn):
                 row = self.extract(row, body, charset_header)
         except Exception as exc:
             row = dead_letter(row, "extract", exc)
+        progress.tick("extracted")
         yield row
 
     def extract(self, row, body, charset_header) -> dict:
@@ -209,8 +239,9 @@ class ScoreDocuments(beam.DoFn):
 
     def process(self, batch: list[dict]):
         try:
-            with stage_clock("score"):
-                scored = signals.score_rows(batch, self.scorers)
+            with stage_clock("score"):  # language ID inside it is also timed on its own ("language")
+                scored = signals.score_rows(batch, self.scorers, clock=stage_clock)
+            progress.tick("scored", len(batch))
             yield from scored
         except Exception:
             # find the row(s) that raise; the others are scored one by one
@@ -334,8 +365,16 @@ def parse_json_line(item: tuple[str, str], crawl: str | None) -> dict:
         if not isinstance(record, dict):
             raise ValueError(f"a JSON {type(record).__name__}, not an object")
     except ValueError as exc:
+        # json's "line 1 column N" is within this one line, not the file: say the column only
+        detail = (
+            f"{exc.msg} (column {exc.colno} of the line)"
+            if isinstance(exc, json.JSONDecodeError)
+            else str(exc)
+        )
         return failed(
-            new_row(id=document_id(path, line), crawl=crawl, warc_filename=path), "bad_json", str(exc)
+            new_row(id=document_id(path, line), crawl=crawl, warc_filename=path),
+            "bad_json",
+            f"not JSON: {detail}",
         )
     return text_document_row(record, path, crawl)
 
@@ -371,6 +410,12 @@ def read_documents(p, opts: PristineOptions):
 
 
 def build(p, opts: PristineOptions, output_dir: str) -> None:
+    record = provenance.run_record(
+        p.options,
+        extractor=opts.extractor if opts.input_format == "warc" else "none",
+        thresholds=opts.thresholds,
+        quality_model=opts.quality_model,
+    )
     rows, file_counts = read_documents(p, opts)
     scored = (
         rows
@@ -387,7 +432,9 @@ def build(p, opts: PristineOptions, output_dir: str) -> None:
     decided, synthetic_by_crawl, synthetic_by_cohort = scored | "estimate and decide" >> EstimateAndDecide(
         opts.thresholds, output_dir, reference
     )
-    decided | "write parquet" >> WriteDocuments(output_dir, opts.rows_per_file)
+    decided | "write parquet" >> WriteDocuments(
+        output_dir, opts.rows_per_file, metadata=provenance.parquet_metadata(record)
+    )
     (
         (file_counts, decided | "count rows" >> beam.Map(row_counts))
         | "all counts" >> beam.Flatten()
@@ -397,6 +444,7 @@ def build(p, opts: PristineOptions, output_dir: str) -> None:
             write_stats,
             output_dir=output_dir,
             input_format=opts.input_format,
+            provenance=record,
             synthetic_by_crawl=beam.pvalue.AsList(synthetic_by_crawl),
             synthetic_by_cohort=beam.pvalue.AsList(synthetic_by_cohort),
         )
@@ -406,15 +454,20 @@ def build(p, opts: PristineOptions, output_dir: str) -> None:
 def restore_partition_columns(path: str, record: dict) -> dict:
     """A row read from one partition file gets back the columns its path holds (crawl=..., lang=...)."""
     row = new_row(**{k: v for k, v in record.items()})
-    for part in path.replace("\\", "/").split("/"):
-        key, sep, value = part.partition("=")
-        if sep and key in ("crawl", "lang"):
-            row[key] = value
+    row.update(partition_values(path))
     return row
 
 
 def build_recurate(p, run_dir: str, thresholds: str, output: str, rows_per_file: int) -> None:
     """A previous run's rows -> decide with a new thresholds config -> a new run directory. No extraction."""
+    source = read_stats(run_dir).get("provenance")
+    record = provenance.run_record(
+        p.options,
+        extractor=(source or {}).get("extractor"),
+        thresholds=thresholds,
+        quality_model=None,
+        recurated_from={"run": run_dir, "provenance": source},
+    )
     patterns = [
         FileSystems.join(run_dir, root, "**", "*.parquet") for root in ("curated", "rejected", "failed")
     ]
@@ -429,7 +482,9 @@ def build_recurate(p, run_dir: str, thresholds: str, output: str, rows_per_file:
     decided, synthetic_by_crawl, synthetic_by_cohort = previous | "estimate and decide" >> EstimateAndDecide(
         thresholds, output
     )
-    decided | "write parquet" >> WriteDocuments(output, rows_per_file)
+    decided | "write parquet" >> WriteDocuments(
+        output, rows_per_file, metadata=provenance.parquet_metadata(record)
+    )
     (
         decided
         | "count rows" >> beam.Map(row_counts)
@@ -439,6 +494,7 @@ def build_recurate(p, run_dir: str, thresholds: str, output: str, rows_per_file:
             write_recurated_stats,
             run_dir=run_dir,
             output_dir=output,
+            provenance=record,
             synthetic_by_crawl=beam.pvalue.AsList(synthetic_by_crawl),
             synthetic_by_cohort=beam.pvalue.AsList(synthetic_by_cohort),
         )

@@ -103,6 +103,13 @@ class PristineOptions(PipelineOptions):
             help="target rows per output Parquet file",
         )
         parser.add_argument(
+            "--strict",
+            action="store_true",
+            default=False,
+            help="exit with code 1 when any input file or record could not be read (they are always "
+            "failed rows and listed in the summary)",
+        )
+        parser.add_argument(
             "--overwrite",
             action="store_true",
             default=False,
@@ -110,9 +117,16 @@ class PristineOptions(PipelineOptions):
         )
 
 
+class _RaisingParser(argparse.ArgumentParser):
+    """A bad value is a ValueError naming the flag (one line), not a usage screen of every Beam option."""
+
+    def error(self, message):
+        raise ValueError(message)
+
+
 def _beam_parser() -> argparse.ArgumentParser:
     """A parser knowing every registered Beam option, to reject misspelt flags instead of ignoring them."""
-    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser = _RaisingParser(add_help=False, allow_abbrev=False)
     for cls in PipelineOptions.__subclasses__():
         _add_subclass_args(cls, parser)
     return parser
@@ -134,6 +148,7 @@ def beam_options(argv: list[str]) -> PipelineOptions:
         raise ValueError(f"unknown argument(s): {' '.join(unknown)}")
     options = PipelineOptions(argv)
     standard = options.view_as(StandardOptions)
+    check_runner(standard.runner)
     if standard.runner in (None, "DirectRunner", "direct"):
         # The DirectRunner first tries to download the Prism runner (impossible offline), then falls back to
         # the FnApiRunner. Go there directly: same engine, same --direct_* options, no download attempt.
@@ -146,14 +161,41 @@ def beam_options(argv: list[str]) -> PipelineOptions:
     return options
 
 
-def parse(argv: list[str]) -> PipelineOptions:
-    """Parse `pristine run` arguments; raises ValueError naming unknown flags or missing ones."""
-    options = beam_options(argv)
-    ours = options.view_as(PristineOptions)
+def check_runner(name: str | None) -> None:
+    """ValueError (one line) for a --runner Beam does not know, before anything is created."""
+    if name is None:
+        return
+    from apache_beam.runners.runner import create_runner
+
+    try:
+        create_runner(name)
+    except (ValueError, ImportError) as exc:
+        first = str(exc).split(". Valid values")[0].split("\n")[0]
+        raise ValueError(
+            f"--runner {name}: {first}; e.g. DirectRunner, DataflowRunner, FlinkRunner, PortableRunner"
+        ) from exc
+
+
+def check_values(ours: PristineOptions) -> None:
+    """ValueError (one line) for an option value out of range, before anything is created."""
     if not ours.input:
         raise ValueError("--input is required: one or more WARC files or globs")
     if not ours.output:
         raise ValueError("--output is required: the directory to write Parquet and stats.json into")
     if ours.rows_per_file < 1:
-        raise ValueError("--rows-per-file must be at least 1")
+        raise ValueError(f"--rows-per-file must be at least 1, got {ours.rows_per_file}")
+    if not 0.0 < ours.dedup_threshold < 1.0:
+        raise ValueError(
+            f"--dedup-threshold is a Jaccard similarity strictly between 0 and 1, got {ours.dedup_threshold}"
+        )
+    if ours.extract_time_limit is not None and not ours.extract_time_limit > 0:
+        raise ValueError(
+            f"--extract-time-limit must be a positive number of seconds, got {ours.extract_time_limit}"
+        )
+
+
+def parse(argv: list[str]) -> PipelineOptions:
+    """Parse `pristine run` arguments; raises ValueError naming unknown flags or missing ones."""
+    options = beam_options(argv)
+    check_values(options.view_as(PristineOptions))
     return options

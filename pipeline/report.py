@@ -25,14 +25,22 @@ from pipeline.stats import STATS_FILE
 REPORT_FILE = "report.html"
 SYNTHETIC_BY_DOMAIN = "synthetic_by_domain.parquet"
 PALETTE = ["#3b6ea5", "#c8553d", "#588b8b", "#f2a541", "#8e6c8a", "#6a994e"]
+# one colour per status in every chart: kept blue, rejected red, failed amber
+STATUS_COLORS = {"kept": PALETTE[0], "rejected": PALETTE[1], "failed": PALETTE[3]}
 
 
 def _esc(value) -> str:
     return html.escape(str(value))
 
 
-def bar_chart(title: str, items: list[tuple[str, float]], color: str = PALETTE[0], unit: str = "") -> str:
-    """Horizontal bars, largest first as given; an SVG figure with its title."""
+def bar_chart(
+    title: str,
+    items: list[tuple[str, float]],
+    color: str = PALETTE[2],
+    unit: str = "",
+    colors: dict | None = None,
+) -> str:
+    """Horizontal bars, largest first as given; an SVG figure with its title. `colors`: per label."""
     if not items:
         return ""
     width, label_w, row_h = 720, 230, 22
@@ -45,7 +53,8 @@ def bar_chart(title: str, items: list[tuple[str, float]], color: str = PALETTE[0
         text = f"{value:,.0f}" if float(value).is_integer() else f"{value:,.3g}"
         bars.append(
             f'<text x="{label_w - 8}" y="{y + 15}" text-anchor="end">{_esc(label)}</text>'
-            f'<rect x="{label_w}" y="{y + 3}" width="{max(w, 1):.1f}" height="{row_h - 6}" fill="{color}"/>'
+            f'<rect x="{label_w}" y="{y + 3}" width="{max(w, 1):.1f}" height="{row_h - 6}" '
+            f'fill="{(colors or {}).get(label, color)}"/>'
             f'<text x="{label_w + w + 6:.1f}" y="{y + 15}">{_esc(text)}{_esc(unit)}</text>'
         )
     return _figure(title, width, height, "".join(bars))
@@ -70,13 +79,21 @@ def histogram(
     top = max(max(s) for s in shares.values()) or 1
     parts = [
         f'<line x1="{left}" y1="{20 + plot_h}" x2="{left + plot_w}" y2="{20 + plot_h}" stroke="#888"/>',
-        f'<text x="{left}" y="{height - 8}">{lo:g}</text>',
-        f'<text x="{left + plot_w}" y="{height - 8}" text-anchor="end">{hi:g}</text>',
+        f'<line x1="{left}" y1="20" x2="{left}" y2="{20 + plot_h}" stroke="#888"/>',
         f'<text x="{left - 6}" y="28" text-anchor="end">{top:.0%}</text>',
+        f'<text x="{left - 6}" y="{20 + plot_h // 2 + 4}" text-anchor="end">{top / 2:.0%}</text>',
+        f'<text x="{left - 6}" y="{20 + plot_h}" text-anchor="end">0%</text>',
     ]
+    for t in range(TICKS + 1):  # x ticks every (hi - lo) / TICKS
+        x = left + plot_w * t / TICKS
+        parts.append(
+            f'<line x1="{x:.1f}" y1="{20 + plot_h}" x2="{x:.1f}" y2="{24 + plot_h}" stroke="#888"/>'
+            f'<text x="{x:.1f}" y="{height - 8}" text-anchor="middle">{lo + (hi - lo) * t / TICKS:.4g}</text>'
+        )
     bar_w = plot_w / bins / len(shares)
+    others = iter(p for p in PALETTE if p not in STATUS_COLORS.values())
     for k, (name, values) in enumerate(shares.items()):
-        color = PALETTE[k % len(PALETTE)]
+        color = STATUS_COLORS.get(name) or next(others, PALETTE[k % len(PALETTE)])
         for i, share in enumerate(values):
             h = plot_h * share / top
             x = left + i * plot_w / bins + k * bar_w
@@ -88,6 +105,9 @@ def histogram(
             f'<text x="{left + 24 + k * 170}" y="13">{_esc(name)} (n={len(series[name]):,})</text>'
         )
     return _figure(title, width, height, "".join(parts))
+
+
+TICKS = 10  # histogram x-axis labels
 
 
 def interval_chart(title: str, rows: list[tuple[str, float, float, float]]) -> str:
@@ -116,7 +136,7 @@ def interval_chart(title: str, rows: list[tuple[str, float, float, float]]) -> s
 def _figure(title: str, width: int, height: int, body: str) -> str:
     return (
         f"<figure><figcaption>{_esc(title)}</figcaption>"
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="100%" viewBox="0 0 {width} {height}" '
         f'font-family="sans-serif" font-size="12" role="img" aria-label="{_esc(title)}">{body}</svg></figure>'
     )
 
@@ -219,14 +239,22 @@ def build_report(run_dir: str | Path) -> str:
         ("rejected", stats["rejected"]),
         ("failed", stats["failed"]),
     ]
-    sections.append(bar_chart("Funnel", funnel))
+    sections.append(bar_chart("Funnel", funnel, colors=STATUS_COLORS))
     sections.append(
-        bar_chart("Rejected, by first failed rule", _top(stats.get("rejected_by_reason", {})), PALETTE[1])
+        bar_chart(
+            "Rejected, by first failed rule",
+            _top(stats.get("rejected_by_reason", {})),
+            STATUS_COLORS["rejected"],
+        )
     )
-    sections.append(bar_chart("Failed, by kind", _top(stats.get("failed_by_reason", {})), PALETTE[3]))
+    sections.append(
+        bar_chart("Failed, by kind", _top(stats.get("failed_by_reason", {})), STATUS_COLORS["failed"])
+    )
     sections.append(bar_chart("Records read, by WARC type", _top(stats.get("records_read", {})), PALETTE[2]))
     sections.append(
-        bar_chart("Kept documents by language", _top(stats.get("kept_by_lang", {}), 15), PALETTE[2])
+        bar_chart(
+            "Kept documents by language", _top(stats.get("kept_by_lang", {}), 15), STATUS_COLORS["kept"]
+        )
     )
 
     for column, title in (
@@ -269,17 +297,38 @@ def build_report(run_dir: str | Path) -> str:
     identity = "holds" if stats.get("accounting_ok") else "BROKEN"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>pristine run report</title>
-<style>body{{font-family:sans-serif;max-width:780px;margin:2em auto;color:#222}}
+<style>body{{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 2em;color:#222}}
+svg{{width:100%;height:auto}}
 figure{{margin:1.5em 0}}figcaption{{font-weight:bold;margin-bottom:.4em}}
 table{{border-collapse:collapse}}td{{padding:2px 10px;border-bottom:1px solid #ddd}}</style></head>
 <body><h1>pristine run report</h1>
 <p>{_esc(run_dir)}</p>
 <table><tr><td>kept</td><td>{stats["kept"]:,}</td></tr><tr><td>rejected</td><td>{stats["rejected"]:,}</td></tr>
 <tr><td>failed</td><td>{stats["failed"]:,}</td></tr>
+<tr><td>unreadable input (failed rows)</td><td>{stats.get("unreadable_total", 0):,}</td></tr>
 <tr><td>accounting (in = kept + rejected + failed)</td><td>{identity}</td></tr></table>
+{_unreadable_list(stats)}
 {body}
 </body></html>
 """
+
+
+def _unreadable_list(stats: dict) -> str:
+    """Every unreadable file or record stats.json lists: file, offset, reason, detail."""
+    items = stats.get("unreadable_inputs") or []
+    if not items:
+        return ""
+    rows = "".join(
+        f"<tr><td>{_esc(u['file'])}</td><td>{u['offset']}</td><td>{_esc(u['reason'])}</td>"
+        f"<td>{_esc(u['detail'] or '')}</td></tr>"
+        for u in items
+    )
+    more = stats.get("unreadable_total", len(items)) - len(items)
+    tail = f"<p>... {more:,} more: the failed/ rows</p>" if more > 0 else ""
+    return (
+        "<figure><figcaption>Unreadable input (each is a failed row)</figcaption><table>"
+        f"<tr><td>file</td><td>offset</td><td>reason</td><td>detail</td></tr>{rows}</table>{tail}</figure>"
+    )
 
 
 def _top(counts: dict, n: int = 25) -> list[tuple[str, float]]:

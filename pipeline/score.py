@@ -9,6 +9,8 @@ fresh signal (so re-scoring pristine's own output works), and a warning names it
 from __future__ import annotations
 
 import sys
+import uuid
+from pathlib import Path
 
 from pipeline.corpus import RecordWriter, read_records, repair_utf8
 from transforms.quality import QUALITY_COLUMNS
@@ -25,7 +27,21 @@ def signal_columns(with_quality_model: bool) -> list[str]:
 
 
 def score_file(input_path: str, output_path: str, quality_model: str | None = None) -> int:
-    """Score every record of `input_path` into `output_path`; returns the number of records."""
+    """Score every record of `input_path` into `output_path`; returns the number of records.
+
+    Written under a temporary name beside `output_path` and renamed when complete: input that fails half
+    way (or at once) leaves no output file, and an earlier `output_path` stays as it was."""
+    out = Path(output_path)
+    partial = out.with_name(f".partial-{uuid.uuid4().hex[:8]}-{out.name}")
+    try:
+        n = _score_into(input_path, partial, quality_model)
+        partial.replace(out)
+    finally:
+        partial.unlink(missing_ok=True)
+    return n
+
+
+def _score_into(input_path: str, output_path: Path, quality_model: str | None) -> int:
     scorers = Scorers.load(quality_model)
     columns = signal_columns(quality_model is not None)
     types = {name: SCHEMA.field(name).type for name in columns}

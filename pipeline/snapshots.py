@@ -24,7 +24,15 @@ from dataclasses import dataclass
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.stats import STATS_FILE, SYNTHETIC_GROUPS, build_stats, merge_synthetic, write_stats_file
+from pipeline.stats import (
+    STATS_FILE,
+    SYNTHETIC_GROUPS,
+    UNREADABLE_INPUTS,
+    build_stats,
+    first_unreadable,
+    merge_synthetic,
+    write_stats_file,
+)
 
 SOURCES = {"s3": "s3://commoncrawl", "https": "https://data.commoncrawl.org"}
 CRAWL_ID = re.compile(r"^CC-MAIN-(\d{4})-(\d{2})$")
@@ -176,14 +184,19 @@ def merge_stats(output: str) -> dict:
         with FileSystems.open(meta.path, compression_type="uncompressed") as f:
             part = json.loads(f.read())
         parts.append(part)
-        counts = {k: v for k, v in part.items() if k not in SYNTHETIC_GROUPS}  # estimates: merged below
+        # estimates: merged below; provenance: the latest batch's
+        counts = {k: v for k, v in part.items() if k not in SYNTHETIC_GROUPS and k != "provenance"}
         for key, n in flatten(counts).items():
             totals[key] = totals.get(key, 0) + n
-    for derived in ("records_read_total", "batches"):  # build_stats recomputes these
+    totals[UNREADABLE_INPUTS] = first_unreadable(u for part in parts for u in part.get(UNREADABLE_INPUTS, []))
+    for derived in ("records_read_total", "unreadable_total", "batches"):  # build_stats recomputes these
         totals.pop(derived, None)
     stats = build_stats(totals, "warc")
     stats.update(merge_synthetic(parts))
     stats["batches"] = len(metas)
+    latest = [p["provenance"] for p in parts if p.get("provenance")]
+    if latest:
+        stats["provenance"] = latest[-1]
     return write_stats_file(stats, output)
 
 

@@ -17,6 +17,17 @@ from apache_beam.io.filesystems import FileSystems
 from transforms.schema import STATUS_FAILED, STATUS_KEPT, STATUS_REJECTED
 
 STATS_FILE = "stats.json"
+UNREADABLE_INPUTS = (
+    "unreadable_inputs"  # [{file, offset, reason, detail}, ...]: the first ones, by file and offset
+)
+UNREADABLE_LISTED = 100  # most unreadable inputs listed in stats.json (every one is a row in failed/)
+SUMMARY_LISTED = 10  # most listed in the terminal summary
+
+
+def first_unreadable(items) -> list[dict]:
+    """The first UNREADABLE_LISTED unreadable inputs by (file, offset, reason): the same on every runner."""
+    key = lambda u: (u["file"], u["offset"], u["reason"])  # noqa: E731
+    return sorted(items, key=key)[:UNREADABLE_LISTED]
 
 
 def row_counts(row: dict) -> dict[str, int]:
@@ -45,7 +56,10 @@ class MergeCounts(beam.CombineFn):
 
     def add_input(self, acc, counts):
         for key, n in counts.items():
-            acc[key] = acc.get(key, 0) + n
+            if key == UNREADABLE_INPUTS:
+                acc[key] = first_unreadable(acc.get(key, []) + n)
+            else:
+                acc[key] = acc.get(key, 0) + n
         return acc
 
     def merge_accumulators(self, accs):
@@ -79,7 +93,10 @@ def build_stats(counts: dict[str, int], input_format: str) -> dict:
         stats.setdefault("html_responses", 0)
         stats.setdefault("files_read", 0)
         stats["records_read_total"] = sum(stats.get("records_read", {}).values())
-        total_in = stats["html_responses"]
+        # every unreadable record or file is a failed row too (warc.unreadable_input)
+        stats["unreadable_total"] = sum(stats.get("unreadable", {}).values())
+        stats.setdefault(UNREADABLE_INPUTS, [])
+        total_in = stats["html_responses"] + stats["unreadable_total"]
     else:
         total_in = stats["documents_read"]
     # documents_read counts rows that reached decide; for WARC input it must equal html_responses.
@@ -128,28 +145,42 @@ def merge_synthetic(parts: list[dict]) -> dict:
 
 
 def write_stats(
-    counts: dict[str, int], output_dir: str, input_format: str, synthetic_by_crawl=(), synthetic_by_cohort=()
+    counts: dict[str, int],
+    output_dir: str,
+    input_format: str,
+    synthetic_by_crawl=(),
+    synthetic_by_cohort=(),
+    provenance: dict | None = None,
 ) -> dict:
     stats = with_synthetic(build_stats(counts, input_format), synthetic_by_crawl, synthetic_by_cohort)
+    if provenance:
+        stats["provenance"] = provenance  # what produced the run (pipeline/provenance.py)
     return write_stats_file(stats, output_dir)
 
 
 # What a recurated run carries over from the run it re-decides: what was read is unchanged.
-READ_KEYS = ("input_format", "files_read", "records_read", "unreadable", "html_responses")
+READ_KEYS = ("input_format", "files_read", "records_read", "unreadable", "html_responses", UNREADABLE_INPUTS)
 
 
 def write_recurated_stats(
-    counts: dict[str, int], run_dir: str, output_dir: str, synthetic_by_crawl=(), synthetic_by_cohort=()
+    counts: dict[str, int],
+    run_dir: str,
+    output_dir: str,
+    synthetic_by_crawl=(),
+    synthetic_by_cohort=(),
+    provenance: dict | None = None,
 ) -> dict:
     previous = read_stats(run_dir)
     for key in READ_KEYS:
         value = previous.get(key)
         if isinstance(value, dict):
             counts.update({f"{key}.{k}": v for k, v in value.items()})
-        elif isinstance(value, int):
+        elif isinstance(value, int | list):
             counts[key] = value
     stats = build_stats(counts, previous["input_format"])
     stats["recurated_from"] = run_dir
+    if provenance:
+        stats["provenance"] = provenance
     return write_stats_file(with_synthetic(stats, synthetic_by_crawl, synthetic_by_cohort), output_dir)
 
 
@@ -167,6 +198,7 @@ def summary(stats: dict) -> str:
         for kind, n in sorted(stats.get("records_read", {}).items()):
             lines.append(f"{'  ' + kind:<32}{n:>10,}")
         lines.append(f"{'HTML responses':<32}{stats['html_responses']:>10,}")
+        lines.append(f"{'unreadable records or files':<32}{stats.get('unreadable_total', 0):>10,}")
     else:
         lines.append(f"{'documents read':<32}{stats['documents_read']:>10,}")
     lines.append(f"{'kept':<32}{stats[STATUS_KEPT]:>10,}")
@@ -185,5 +217,23 @@ def summary(stats: dict) -> str:
                 f"[{r['share_low']:.1%}, {r['share_high']:.1%}] vs {r['reference']}"
             )
     ok = "holds" if stats["accounting_ok"] else "BROKEN"
-    lines.append(f"accounting (in = kept + rejected + failed): {ok}")
+    what = "HTML responses + unreadable" if stats["input_format"] == "warc" else "in"
+    lines.append(f"accounting ({what} = kept + rejected + failed): {ok}")
+    lines += unreadable_lines(stats)
     return "\n".join(lines)
+
+
+def unreadable_lines(stats: dict) -> list[str]:
+    """One line per unreadable file or record (the first SUMMARY_LISTED): file @ offset: reason: detail."""
+    items = stats.get(UNREADABLE_INPUTS) or []
+    total = stats.get("unreadable_total", len(items))
+    if not total:
+        return []
+    lines = [f"unreadable input ({total:,}; each is a row in failed/ with its failure_reason):"]
+    for u in items[:SUMMARY_LISTED]:
+        lines.append(f"  {u['file']} @ {u['offset']}: {u['reason']}: {u['detail']}")
+    if total > min(len(items), SUMMARY_LISTED):
+        lines.append(
+            f"  ... {total - min(len(items), SUMMARY_LISTED):,} more (failed/, stats.json {UNREADABLE_INPUTS})"
+        )
+    return lines

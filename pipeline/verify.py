@@ -124,6 +124,9 @@ def verify_run(run_dir: str | Path, sample: int | None = None, seed: int = 0) ->
             if row["extractor"] == NO_EXTRACTOR or row["warc_offset"] is None:
                 report.skipped["text input (no record)"] += 1
                 continue
+            if is_unreadable_row(row):
+                report.skipped["unreadable input (a failed row naming it)"] += 1
+                continue
             report.checked += 1
             failures = _check_row(row, extractors, report)
             report.failures += failures
@@ -133,6 +136,18 @@ def verify_run(run_dir: str | Path, sample: int | None = None, seed: int = 0) ->
             extractor.close()
     report.failures.sort(key=lambda f: (f.id, f.what))
     return report
+
+
+def is_unreadable_row(row: dict) -> bool:
+    """A failed row that names an unreadable file or record (pipeline.graph.unreadable_row), no document."""
+    name = posixpath.basename(row["warc_filename"] or "")
+    return row["id"] == document_id(name, row["warc_record_id"], row["warc_offset"], "unreadable")
+
+
+def is_run_dir(run_dir: str | Path) -> bool:
+    """A pristine run's output: stats.json, or one of curated/, rejected/, failed/."""
+    run = Path(run_dir)
+    return (run / "stats.json").is_file() or any((run / root).is_dir() for root in ROOTS)
 
 
 def _check_row(row: dict, extractors: dict, report: VerifyReport) -> list[VerifyFailure]:
@@ -213,6 +228,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not Path(args.run_dir).is_dir():
         parser.error(f"{args.run_dir!r} is not a directory")
+    if not is_run_dir(args.run_dir):
+        parser.error(
+            f"{args.run_dir!r} is not a pristine run (no stats.json, curated/, rejected/ or failed/)"
+        )
     if not args.all and args.sample < 1:
         parser.error("--sample must be at least 1")
     report = verify_run(args.run_dir, sample=None if args.all else args.sample, seed=args.seed)

@@ -195,6 +195,7 @@ def test_train_quality_model_and_score_with_it(tmp_path, shared_data):
         )
         == 0
     )
+    assert model.stat().st_size < 10e6  # megabytes, not tens of megabytes
     held = tmp_path / "held.jsonl"
     held_docs = [{"text": t, "good": True} for t in good[cut_g:]] + [
         {"text": t, "good": False} for t in bad[cut_b:]
@@ -225,3 +226,34 @@ def test_corrupt_quality_model_is_a_clear_error(tmp_path, capsys):
     )
     err = capsys.readouterr().err
     assert "q.bin" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_degenerate_quality_model_is_flagged(tmp_path, capsys):
+    from transforms.quality_model import degenerate
+
+    assert degenerate({"test": 0}).startswith("no held-out texts")
+    assert "0.4999-0.5002" in degenerate({"test": 20, "score_min": 0.4999, "score_max": 0.5002})
+    assert degenerate({"test": 20, "score_min": 0.02, "score_max": 0.97}) is None
+    # a barely trained model on a few texts: the command says so
+    pos, neg = tmp_path / "pos.jsonl", tmp_path / "neg.jsonl"
+    pos.write_text(
+        "".join(
+            json.dumps({"text": f"a long careful essay about rivers number {i}"}) + "\n" for i in range(30)
+        )
+    )
+    neg.write_text(
+        "".join(json.dumps({"text": f"buy cheap pills now click here {i}"}) + "\n" for i in range(30))
+    )
+    argv = [
+        "train",
+        "quality",
+        "--positive",
+        str(pos),
+        "--negative",
+        str(neg),
+        "--output",
+        str(tmp_path / "q.bin"),
+    ]
+    assert cli.main([*argv, "--lr", "0.01", "--epoch", "1"]) == 0
+    captured = capsys.readouterr()
+    assert "warning: every held-out score lies in" in captured.err and "MB)" in captured.out

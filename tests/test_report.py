@@ -9,7 +9,7 @@ from conftest import REPO, WARC_SAMPLES
 from PIL import Image
 
 from pipeline import cli
-from pipeline.report import bar_chart, histogram, interval_chart
+from pipeline.report import STATUS_COLORS, bar_chart, histogram, interval_chart
 
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -74,6 +74,20 @@ def test_report_renders_in_headless_chromium(run_dir):
     # the bar colours of the charts are on screen, not a blank or error page
     for rgb in ((0x3B, 0x6E, 0xA5), (0xC8, 0x55, 0x3D)):
         assert colors.get(rgb, 0) > 500, rgb
+    # on a wide window the charts use its width, not a fixed 720 px column
+    wide = ARTIFACTS / "report-wide.png"
+    subprocess.run(
+        [*common, f"--screenshot={wide}", "--window-size=1400,1200", url],
+        check=True,
+        timeout=120,
+        capture_output=True,
+    )
+    image = Image.open(wide).convert("RGB")
+    bars = {(0x3B, 0x6E, 0xA5), (0xC8, 0x55, 0x3D), (0x58, 0x8B, 0x8B)}  # kept, rejected, the funnel
+    columns = [
+        x for x in range(image.width) if any(image.getpixel((x, y)) in bars for y in range(0, 1200, 3))
+    ]
+    assert columns and max(columns) > 0.7 * image.width
 
 
 def color_counts(image):
@@ -87,3 +101,14 @@ def test_chart_helpers_handle_empty_and_odd_values():
     svg = histogram("h", {"a": [0.0, 1.0, 0.5, float("nan"), None]})
     assert "n=3" in svg
     assert "<script" not in bar_chart("<script>", [("<b>", 1)])
+
+
+def test_histograms_label_their_axis_and_keep_status_colours():
+    svg = histogram("h", {"kept": [0.1, 0.2], "rejected": [0.9]})
+    for tick in ("0", "0.1", "0.5", "0.9", "1"):
+        assert f'text-anchor="middle">{tick}</text>' in svg
+    only_rejected = histogram("h", {"kept": [], "rejected": [0.9]})
+    assert f'fill="{STATUS_COLORS["rejected"]}"' in only_rejected
+    assert f'fill="{STATUS_COLORS["kept"]}"' not in only_rejected
+    funnel = bar_chart("f", [("kept", 3), ("rejected", 2)], colors=STATUS_COLORS)
+    assert f'fill="{STATUS_COLORS["kept"]}"' in funnel and f'fill="{STATUS_COLORS["rejected"]}"' in funnel

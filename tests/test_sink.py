@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from transforms.schema import SCHEMA, new_row
-from transforms.sink import WriteDocuments, file_schema, partition_of
+from transforms.sink import WriteDocuments, file_schema, partition_of, partition_values
 
 
 def rows():
@@ -42,15 +42,12 @@ def test_layout_schema_and_round_trip(tmp_path):
     out = write(tmp_path, "a", items, rows_per_file=4)
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*.parquet"))
     dirs = {f.rsplit("/", 1)[0] for f in files}
+    # the same partition columns under every root (deliberate: one glob reads the three together)
     assert dirs == {
-        "curated/crawl=CC-MAIN-2024-22/lang=en",
-        "curated/crawl=CC-MAIN-2024-22/lang=zh",
-        "curated/crawl=CC-MAIN-2020-34/lang=en",
-        "curated/crawl=CC-MAIN-2020-34/lang=zh",
-        "rejected/crawl=CC-MAIN-2024-22",
-        "rejected/crawl=CC-MAIN-2020-34",
-        "failed/crawl=CC-MAIN-2024-22",
-        "failed/crawl=CC-MAIN-2020-34",
+        f"{root}/crawl={crawl}/lang={lang}"
+        for root in ("curated", "rejected", "failed")
+        for crawl in ("CC-MAIN-2024-22", "CC-MAIN-2020-34")
+        for lang in ("en", "zh")
     }
     # 14 kept rows in crawl 2024-22 split evenly over en/zh -> 7 each -> ceil(7/4) = 2 files
     assert len([f for f in files if f.startswith("curated/crawl=CC-MAIN-2024-22/lang=en/")]) == 2
@@ -93,5 +90,10 @@ def test_same_rows_any_order_give_identical_files(tmp_path):
 
 def test_partition_values_are_path_safe():
     row = new_row(id="x", status="kept", crawl="../etc/passwd", lang=None)
-    assert partition_of(row) == "curated/crawl=.._etc_passwd/lang=unknown"
-    assert set(file_schema("curated").names) == set(SCHEMA.names) - {"crawl", "lang"}
+    assert partition_of(row) == "curated/crawl=..%2Fetc%2Fpasswd/lang=unknown"
+    assert partition_values(partition_of(row)) == {"crawl": "../etc/passwd", "lang": "unknown"}
+    row = new_row(id="y", status="failed", crawl="Temporary%20Collection", lang=None)
+    assert partition_of(row) == "failed/crawl=Temporary%2520Collection/lang=unknown"
+    assert partition_values(partition_of(row))["crawl"] == "Temporary%20Collection"
+    for root in ("curated", "rejected", "failed"):
+        assert set(file_schema(root).names) == set(SCHEMA.names) - {"crawl", "lang"}

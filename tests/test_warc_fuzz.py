@@ -76,6 +76,8 @@ FAILURE_REASONS = {
     "missing_content_length",
     "bad_content_length",
     "no_records",
+    "empty_file",
+    "not_warc",
     "payload_too_large",
     "bad_chunked_encoding",
     "bad_content_encoding",

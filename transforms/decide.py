@@ -86,11 +86,24 @@ def _url_lists(table: dict, source: str, base_dir: Path) -> UrlLists:
         raise ValueError(
             f"{source}: unknown [url_filter] key(s) {sorted(unknown)}; known: {sorted(URL_LIST_KEYS)}"
         )
-    paths = {key: base_dir / value for key, value in table.items()}
+    paths = {key: _list_path(base_dir, value) for key, value in table.items()}
     for key, p in paths.items():
         if not p.is_file():
-            raise ValueError(f"{source}: [url_filter] {key} = {str(p)!r} is not a file")
+            raise ValueError(
+                f"{source}: [url_filter] {key} = {str(table[key])!r} is not a file next to the config ({p}) "
+                f"nor among the shipped lists ({default_thresholds_path().parent})"
+            )
     return UrlLists.from_files(**paths)
+
+
+def _list_path(base_dir: Path, value: str) -> Path:
+    """A block list path: as written (absolute), next to the config, else the shipped list of that name
+    (so a copy of pipeline/thresholds.toml works wherever it is saved)."""
+    beside = base_dir / value
+    if beside.is_file():
+        return beside
+    shipped = default_thresholds_path().parent / value
+    return shipped if shipped.is_file() else beside
 
 
 def thresholds_from_dict(raw: dict, source: str = "<dict>", base_dir: Path | None = None) -> Thresholds:

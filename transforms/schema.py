@@ -4,11 +4,11 @@ Every stage adds columns to the same dict; only `decide` turns scores into keep 
 `status` says where it ends up:
 
 - ``kept``     -> ``curated/crawl=<crawl>/lang=<lang>/``
-- ``rejected`` -> ``rejected/crawl=<crawl>/`` with ``reject_reason`` (the text is kept)
-- ``failed``   -> ``failed/crawl=<crawl>/`` with ``failure_reason`` and ``failure_detail``
+- ``rejected`` -> ``rejected/crawl=<crawl>/lang=<lang>/`` with ``reject_reason`` (the text is kept)
+- ``failed``   -> ``failed/crawl=<crawl>/lang=<lang>/`` with ``failure_reason`` and ``failure_detail``
 
-For WARC input, every HTML response becomes exactly one row, so
-``html_responses == kept + rejected + failed`` for every run.
+For WARC input, every HTML response and every unreadable record or file becomes exactly one row, so
+``html_responses + unreadable_total == kept + rejected + failed`` for every run.
 """
 
 from __future__ import annotations

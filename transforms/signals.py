@@ -7,6 +7,7 @@ alone.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from transforms import langid, quality
@@ -30,14 +31,17 @@ class Scorers:
         )
 
 
-def score_rows(rows: list[dict], scorers: Scorers) -> list[dict]:
-    """Add the signal columns to each row with text (in place); returns `rows`."""
+def score_rows(rows: list[dict], scorers: Scorers, clock=None) -> list[dict]:
+    """Add the signal columns to each row with text (in place); returns `rows`. `clock(stage)`: a context
+    manager timing the language-ID part (the pipeline's stage clock)."""
     todo = [r for r in rows if r.get("status") != STATUS_FAILED]
     texts = [r.get("text") for r in todo]
     for row, text in zip(todo, texts, strict=True):
         if not isinstance(text, str):
             raise TypeError(f"row {row.get('id')!r}: text is {type(text).__name__}, not str")
-    for row, (lang, score) in zip(todo, langid.identify(scorers.lid, texts), strict=True):
+    with clock("language") if clock else nullcontext():
+        identified = langid.identify(scorers.lid, texts)
+    for row, (lang, score) in zip(todo, identified, strict=True):
         row.update(lang=lang, lang_score=score)
         row.update(quality.quality_signals(row["text"], lang))
     langs = [r["lang"] for r in todo]

@@ -2,12 +2,15 @@
 
 Layout under the output directory (Hive-style partitions, zstd):
 
-    curated/crawl=<crawl>/lang=<lang>/part-00000-of-00002.parquet   kept rows
-    rejected/crawl=<crawl>/part-00000-of-00001.parquet              rejected rows, with reject_reason
-    failed/crawl=<crawl>/part-00000-of-00001.parquet                failed rows, with failure_reason
+    curated/crawl=<crawl>/lang=<lang>/part-00000-of-00002.parquet    kept rows
+    rejected/crawl=<crawl>/lang=<lang>/part-00000-of-00001.parquet   rejected rows, with reject_reason
+    failed/crawl=<crawl>/lang=<lang>/part-00000-of-00001.parquet     failed rows, with failure_reason
 
 As in Hive and Spark, partition columns live in the path, not in the files: reading a partition root with
-pyarrow (`pq.read_table(DIR / "curated")`), DuckDB or Spark restores them as columns.
+pyarrow (`pq.read_table(DIR / "curated")`), DuckDB, polars or Spark restores them as columns. The three
+roots have the same partition columns, so one glob (`DIR/*/crawl=*/lang=*/*.parquet`) reads them together
+(`status` tells them apart). Values are percent-encoded as Hive does (`Temporary%20Collection` is stored as
+`crawl=Temporary%2520Collection` and reads back as written); a missing value is `unknown`.
 
 Each partition gets ceil(rows / rows_per_file) files; a row's file is chosen by a hash of its id and rows
 are sorted by id inside a file. The same rows therefore give byte-for-byte the same files on every runner
@@ -18,9 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
 import time
 import uuid
+from urllib.parse import quote, unquote
 
 import apache_beam as beam
 import pyarrow as pa
@@ -31,14 +34,24 @@ from apache_beam.metrics import Metrics
 from transforms.schema import SCHEMA, STATUS_FAILED, STATUS_KEPT, STATUS_REJECTED, to_table
 
 ROOT_OF_STATUS = {STATUS_KEPT: "curated", STATUS_REJECTED: "rejected", STATUS_FAILED: "failed"}
-PARTITION_COLUMNS = {"curated": ("crawl", "lang"), "rejected": ("crawl",), "failed": ("crawl",)}
+PARTITION_COLUMNS = {root: ("crawl", "lang") for root in ("curated", "rejected", "failed")}
 DEFAULT_ROWS_PER_FILE = 20_000
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+UNKNOWN = "unknown"
 
 
 def partition_value(value) -> str:
-    """A path-safe Hive partition value ('unknown' when null)."""
-    return _UNSAFE.sub("_", str(value)) if value not in (None, "") else "unknown"
+    """A path-safe Hive partition value, percent-encoded (readers decode it back); 'unknown' when null."""
+    return quote(str(value), safe="") if value not in (None, "") else UNKNOWN
+
+
+def partition_values(path: str) -> dict[str, str]:
+    """{column: value} of the Hive partition directories in a path (values decoded)."""
+    values = {}
+    for part in path.replace("\\", "/").split("/"):
+        key, sep, value = part.partition("=")
+        if sep and key in ("crawl", "lang"):
+            values[key] = unquote(value)
+    return values
 
 
 def partition_of(row: dict) -> str:
@@ -63,8 +76,11 @@ def shard_count(rows: int, rows_per_file: int) -> int:
     return max(1, math.ceil(rows / rows_per_file))
 
 
-def write_partition_file(output_dir: str, partition: str, shard: int, num_shards: int, rows) -> str:
-    """Write rows (sorted by id) to one zstd Parquet file; returns its path.
+def write_partition_file(
+    output_dir: str, partition: str, shard: int, num_shards: int, rows, metadata: dict | None = None
+) -> str:
+    """Write rows (sorted by id) to one zstd Parquet file; returns its path. `metadata`: key-value pairs
+    (bytes) stored in the file's footer, e.g. what produced the run (pipeline/provenance.py).
 
     Written to a temporary name first and renamed, so a reader never sees half a file.
     """
@@ -72,6 +88,8 @@ def write_partition_file(output_dir: str, partition: str, shard: int, num_shards
     root = partition.split("/", 1)[0]
     rows = sorted(rows, key=lambda r: r["id"])
     table = to_table(rows).select(file_schema(root).names)
+    if metadata:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
     directory = FileSystems.join(output_dir, partition)
     path = FileSystems.join(directory, f"part-{shard:05d}-of-{num_shards:05d}.parquet")
     tmp = FileSystems.join(directory, f".tmp-{uuid.uuid4().hex}.parquet")
@@ -92,13 +110,16 @@ def write_partition_file(output_dir: str, partition: str, shard: int, num_shards
 class WriteDocuments(beam.PTransform):
     """rows -> Parquet files under output_dir; outputs the paths written."""
 
-    def __init__(self, output_dir: str, rows_per_file: int = DEFAULT_ROWS_PER_FILE):
+    def __init__(
+        self, output_dir: str, rows_per_file: int = DEFAULT_ROWS_PER_FILE, metadata: dict | None = None
+    ):
         super().__init__()
         self.output_dir = output_dir
         self.rows_per_file = rows_per_file
+        self.metadata = metadata
 
     def expand(self, rows):
-        output_dir, rows_per_file = self.output_dir, self.rows_per_file
+        output_dir, rows_per_file, metadata = self.output_dir, self.rows_per_file, self.metadata
         # row -> (partition, row)
         partition_to_row = rows | "key by partition" >> beam.Map(lambda r: (partition_of(r), r))
         # partition -> number of rows, as a small side input
@@ -115,5 +136,5 @@ class WriteDocuments(beam.PTransform):
             | "assign file" >> beam.Map(to_shard, counts=beam.pvalue.AsDict(partition_to_count))
             | "group rows per file" >> beam.GroupByKey()
             | "write parquet file"
-            >> beam.MapTuple(lambda key, group: write_partition_file(output_dir, *key, group))
+            >> beam.MapTuple(lambda key, group: write_partition_file(output_dir, *key, group, metadata))
         )
