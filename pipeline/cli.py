@@ -126,7 +126,7 @@ def check_thresholds(path: str | None) -> None:
 def check_model(path: str | None, what: str) -> None:
     if path is None:
         return
-    from transforms.quality_model import QualityModel
+    from transforms.signals.quality_model import QualityModel
 
     try:
         QualityModel.load(path)
@@ -490,7 +490,7 @@ def cmd_train(argv: list[str]) -> int:
 
         return train_synthetic(argv[1:])
     from pipeline.corpus import read_texts
-    from transforms.quality_model import TrainSettings, train_quality_model
+    from transforms.signals.quality_model import TrainSettings, train_quality_model
 
     parser = argparse.ArgumentParser(prog="pristine train", description="train a model")
     sub = parser.add_subparsers(dest="model", required=True)
@@ -580,7 +580,9 @@ def run_batches(
         against = [*user_against, index] if FileSystems.exists(index) else list(user_against)
         # a backfill's human baseline for the synthetic estimates: the committed batches of older snapshots
         reference: list[str] = []
-        if with_crawl and not any(a.startswith(("--synthetic-reference", "--synthetic_reference")) for a in run_args):
+        if with_crawl and not any(
+            a.startswith(("--synthetic-reference", "--synthetic_reference")) for a in run_args
+        ):
             older = snapshots.reference_files(output, batch.crawl)
             reference = ["--synthetic-reference", *older] if older else []
         batch_argv = [
