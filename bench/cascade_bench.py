@@ -44,7 +44,7 @@ SOURCES = ("warc", "corpus", "pre2022", "aeb")
 
 
 def _keep_columns() -> tuple[str, ...]:
-    from transforms.quality import QUALITY_COLUMN_NAMES
+    from transforms.schema import QUALITY_COLUMN_NAMES
 
     return ("lang", "lang_score", *QUALITY_COLUMN_NAMES)
 
@@ -101,9 +101,9 @@ _STATE: dict = {}
 
 
 def _init() -> None:
-    from transforms import langid
     from transforms.decide import load_thresholds
     from transforms.extract import Extractor
+    from transforms.signals import langid
 
     _STATE["lid"] = langid.load_model()
     _STATE["thresholds"] = load_thresholds()
@@ -115,9 +115,9 @@ def _init() -> None:
 
 def _judge(text: str, url: str | None) -> dict:
     """Signals and decision of one text, as the pipeline would make them (dedup aside)."""
-    from transforms import langid, quality
     from transforms.decide import decide
     from transforms.schema import new_row
+    from transforms.signals import langid, quality
 
     lang, score = langid.identify(_STATE["lid"], [text])[0]
     row = new_row(id="x", url=url, text=text, lang=lang, lang_score=score)
@@ -172,11 +172,11 @@ def load_measurements() -> list[dict]:
 
 
 def report(config: str | None) -> dict:
-    from transforms.decide import load_thresholds
+    from transforms.decide import read_thresholds, thresholds_from_config
     from transforms.extract.cascade import load_cascade, skip_reason
 
-    thresholds = load_thresholds(config)
-    cascade = load_cascade(config, thresholds)
+    settings = read_thresholds(config)
+    thresholds, cascade = thresholds_from_config(settings), load_cascade(settings)
     rows = load_measurements()
     table = {}
     for source in (*SOURCES, "all"):

@@ -8,8 +8,8 @@ one stage after the other, with the same functions the Beam DoFns call and nothi
     read      transforms.warc.iter_records + pipeline.graph.response_row (every record of every file)
     extract   warc.decode_html + transforms.extract.Extractor (time-limited child, as the pipeline runs it;
               CPU of this process and of the child)
-    langid    transforms.langid.identify, batches of 256 (graph.SCORE_BATCH)
-    quality   transforms.quality.quality_signals per document
+    langid    transforms.signals.langid.identify, batches of 256 (signals.beam.SCORE_BATCH)
+    quality   transforms.signals.quality.quality_signals per document
     decide    transforms.decide.decide
     write     transforms.sink.write_partition_file per partition
     synthetic transforms.synthetic's shipped scorer, batches of 256 (when the module and model exist)
@@ -95,13 +95,15 @@ def bare(
     corpus: Path, extractor: str, files: int | None, skip: set[str], cascade: bool = True, reuse: bool = True
 ) -> dict:
     from pipeline.graph import response_row
-    from transforms import langid, quality, warc
-    from transforms.decide import decide, load_thresholds
+    from transforms import warc
+    from transforms.decide import decide, load_thresholds, read_thresholds
     from transforms.extract import Extractor
     from transforms.extract.cascade import load_cascade
     from transforms.extract.reuse import PayloadCache, extract_response
     from transforms.schema import STATUS_FAILED
-    from transforms.sink import partition_of, write_partition_file
+    from transforms.signals import langid, quality
+    from transforms.sink import partition_of
+    from transforms.sink.beam import write_partition_file
 
     paths = corpus_files(corpus, files)
     cpu: dict[str, float] = {}
@@ -118,13 +120,13 @@ def bare(
                     items.append((response_row(rec, None), rec.body, rec.charset_header))
     cpu["read"], docs["read"] = c.seconds, len(items)
 
-    # extract: decode + extraction in the time-limited child (ExtractText.extract without Beam: the same
+    # extract: decode + extraction in the time-limited child (ExtractTextFn.extract without Beam: the same
     # extract_response, with the cascade and payload reuse unless --no-cascade / --no-reuse)
     rows = []
     kind, options, thresholds = extractor, None, None
     if extractor == "trafilatura" and cascade:
         kind, thresholds = "cascade", load_thresholds()
-        options = load_cascade(None, thresholds).to_json()
+        options = load_cascade(read_thresholds()).to_json()
     ex = Extractor(kind, options=options)
     cache = PayloadCache(max_entries=PayloadCache().max_entries if reuse else 0)
     ex.extract("<html><body><p>warm-up</p></body></html>")  # child start-up is not document time

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from transforms import warc
 from transforms.extract import extract_resiliparse
-from transforms.quality_model import QualityModel, TrainSettings, train_quality_model
+from transforms.signals.quality_model import QualityModel, TrainSettings, train_quality_model
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 

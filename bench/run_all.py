@@ -469,7 +469,7 @@ def main(argv=None) -> int:
 
     results["aeb"] = {e: run_aeb(extractor=e, time_limit_s=5.0) for e in ("trafilatura", "resiliparse")}
 
-    from transforms.langid import lid176_path
+    from transforms.signals.langid import lid176_path
 
     # trafilatura everywhere (--no-cascade): the kept set the cascade must match, and the "before" numbers
     extras = [("multi_processing", "trafilatura", ("--no-cascade",))]

@@ -10,13 +10,15 @@
 Every stage takes and gives rows: dicts with the columns of `transforms.schema.SCHEMA` (`new_row`). Rows that
 fail a stage become ``status="failed"`` rows with a ``failure_reason``; later stages pass them through.
 
-PTransforms                              pure functions (no Beam) they wrap
+PTransforms (transforms/<stage>/beam.py)   pure functions (no Beam) they wrap
   ReadWarc      paths -> rows with text   transforms.warc.iter_records, transforms.extract.Extractor
   Score         rows -> signal columns    transforms.signals.score_rows (language, quality, synthetic)
   Deduplicate   rows -> dedup columns     transforms.dedup (minhash, lsh_params, ...)
-  Decide        rows -> keep / reject     transforms.decide.decide, load_thresholds
-  WriteDocuments rows -> Parquet          transforms.sink.partition_of, write_partition_file
-`pipeline.graph.build` chains the same stages, plus the synthetic-share estimates and stats.json.
+  Decide        rows -> keep / reject     transforms.decide.decide, read_thresholds
+  WriteDocuments rows -> Parquet          transforms.sink.partition_of, transforms.sink.beam.write_partition_file
+`pipeline.graph.build` chains the same stages, plus the synthetic-share estimates
+(`transforms.synthetic.beam.EstimateSyntheticShare`, which `Decide` takes for its content-farm rule) and
+stats.json.
 """
 
 from __future__ import annotations
@@ -24,8 +26,11 @@ from __future__ import annotations
 import apache_beam as beam
 
 from pipeline import graph
+from transforms.decide.beam import Decide
 from transforms.dedup import DedupConfig, Deduplicate
-from transforms.sink import WriteDocuments
+from transforms.extract.beam import ExtractText
+from transforms.signals.beam import Score
+from transforms.sink.beam import WriteDocuments
 
 __all__ = ["DedupConfig", "Decide", "Deduplicate", "ReadWarc", "Score", "WriteDocuments"]
 
@@ -51,31 +56,4 @@ class ReadWarc(beam.PTransform):
             | "read warc"
             >> beam.ParDo(graph.ReadWarcFile(self.crawl)).with_outputs(graph.ReadWarcFile.COUNTS, main="rows")
         )
-        return read.rows | "extract text" >> beam.ParDo(graph.ExtractText(self.extractor, self.time_limit_s))
-
-
-class Score(beam.PTransform):
-    """rows with text -> rows with language, quality and synthetic columns (quality_score with a model)."""
-
-    def __init__(self, quality_model: str | None = None):
-        super().__init__()
-        self.quality_model = quality_model
-
-    def expand(self, rows):
-        return (
-            rows
-            | "batch" >> beam.BatchElements(min_batch_size=16, max_batch_size=graph.SCORE_BATCH)
-            | "score" >> beam.ParDo(graph.ScoreDocuments(self.quality_model))
-        )
-
-
-class Decide(beam.PTransform):
-    """scored rows -> status kept / rejected (reject_reason, failed_rules) by a thresholds config (default:
-    the packaged one). Content-farm verdicts need the synthetic-share estimates: `graph.EstimateAndDecide`."""
-
-    def __init__(self, thresholds: str | None = None):
-        super().__init__()
-        self.thresholds = thresholds
-
-    def expand(self, rows):
-        return rows | "decide" >> beam.ParDo(graph.Decide(self.thresholds), farms={})
+        return read.rows | "extract text" >> ExtractText(self.extractor, self.time_limit_s)

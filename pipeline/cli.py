@@ -126,7 +126,7 @@ def check_thresholds(path: str | None) -> None:
 def check_model(path: str | None, what: str) -> None:
     if path is None:
         return
-    from transforms.quality_model import QualityModel
+    from transforms.signals.quality_model import QualityModel
 
     try:
         QualityModel.load(path)
@@ -490,7 +490,7 @@ def cmd_train(argv: list[str]) -> int:
 
         return train_synthetic(argv[1:])
     from pipeline.corpus import read_texts
-    from transforms.quality_model import TrainSettings, train_quality_model
+    from transforms.signals.quality_model import TrainSettings, train_quality_model
 
     parser = argparse.ArgumentParser(prog="pristine train", description="train a model")
     sub = parser.add_subparsers(dest="model", required=True)

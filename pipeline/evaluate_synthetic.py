@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     texts = [r["text"] for r in rows]
     langs = None
     if args.lang_id:
-        from transforms import langid
+        from transforms.signals import langid
 
         langs = [lang for lang, _ in langid.identify(langid.load_model(), texts)]
     t0 = time.perf_counter()

@@ -1,21 +1,20 @@
-"""build(pipeline, options): the whole job, top to bottom.
+"""build(pipeline, options): the whole job, top to bottom, wiring each stage's composite.
 
 WARC paths -> byte ranges -> reshuffle -> records + extract (one step) -> score (language, quality, synthetic) -> dedup -> decide -> Parquet
                |                                  |-> synthetic share per domain ---^ (content farms)
                |                                  '-> synthetic_by_domain.parquet, stats.json
                '-> per-file record counts ------------------------------------------------> stats.json
+
+Each stage is a composite in its folder under transforms/ (``transforms/<stage>/beam.py``); the
+thresholds config is read once, here, and handed to the stages that apply it.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import posixpath
-import time
-from contextlib import contextmanager
 
 import apache_beam as beam
-import pyarrow as pa
 from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
@@ -26,23 +25,27 @@ from pipeline.options import PristineOptions
 from pipeline.stats import (
     UNREADABLE_INPUTS,
     UNREADABLE_LISTED,
-    MergeCounts,
+    merge_counts,
     read_stats,
     row_counts,
     write_recurated_stats,
     write_stats,
 )
-from transforms import httpfs, signals, synthetic, warc
-from transforms.decide import decide, load_thresholds
-from transforms.dedup import DedupConfig, Deduplicate
-from transforms.extract import KIND_CASCADE, KIND_TRAFILATURA, Extractor
-from transforms.extract.cascade import load_cascade
-from transforms.extract.reuse import PayloadCache, extract_response
-from transforms.schema import STATUS_FAILED, document_id, domain_of, new_row
-from transforms.sink import WriteDocuments, partition_values
-from transforms.synthetic import beam as synthetic_beam
+from transforms import httpfs, warc
 
-SCORE_BATCH = 256
+# failed, dead_letter, stage_clock: what every stage's Beam wrapper shares (transforms/schema.py,
+# transforms/beam_util.py), importable from here too
+from transforms.beam_util import STAGE_TIME, dead_letter, stage_clock  # noqa: F401
+from transforms.decide import read_thresholds
+from transforms.decide.beam import Decide
+from transforms.dedup import DedupConfig, Deduplicate
+from transforms.extract.beam import ExtractText
+from transforms.schema import document_id, domain_of, failed, new_row
+from transforms.signals.beam import SCORE_BATCH, Score  # noqa: F401
+from transforms.sink import restore_partition_columns
+from transforms.sink.beam import WriteDocuments, WriteDomainEstimates
+from transforms.synthetic.beam import EstimateSyntheticShare, reference_files
+
 DEDUP_INDEX = "dedup_index"  # this run's MinHash signature index, for --dedup-against in later runs
 assert httpfs  # imported for its side effect: http(s):// inputs on every worker
 
@@ -74,32 +77,6 @@ def unreadable_row(rec: warc.Record, crawl: str | None) -> dict:
     )
     row["html_bytes"] = None
     return failed(row, rec.failure_reason, rec.failure_detail)
-
-
-def failed(row: dict, reason: str, detail: str | None) -> dict:
-    row.update(status=STATUS_FAILED, failure_reason=reason, failure_detail=(detail or "")[:1000] or None)
-    return row
-
-
-def dead_letter(row: dict, stage: str, exc: BaseException) -> dict:
-    """A row whose stage raised: failed as '<stage>_error' with the error, instead of failing the job."""
-    Metrics.counter("dead_letter", stage).inc()
-    logging.getLogger(__name__).warning(
-        "%s failed on %s @ %s: %r", stage, row.get("warc_filename"), row.get("warc_offset"), exc
-    )
-    return failed(row, f"{stage}_error", f"{type(exc).__name__}: {exc}")
-
-
-STAGE_TIME = "stage_microseconds"  # Beam counter namespace: wall time per stage, summed over workers
-
-
-@contextmanager
-def stage_clock(stage: str):
-    start = time.perf_counter()
-    try:
-        yield
-    finally:
-        Metrics.counter(STAGE_TIME, stage).inc(int((time.perf_counter() - start) * 1e6))
 
 
 def byte_ranges(metadata) -> list[tuple[str, int, int | None]]:
@@ -157,186 +134,6 @@ class ReadWarcFile(beam.DoFn):
         yield beam.pvalue.TaggedOutput(self.COUNTS, counts)
 
 
-def extractor_kind(opts: PristineOptions) -> tuple[str, dict | None]:
-    """(Extractor kind, options): the cascade unless --no-cascade, another extractor, or no [cascade] rule."""
-    if opts.extractor != KIND_TRAFILATURA or not opts.cascade:
-        return opts.extractor, None
-    cascade = load_cascade(opts.thresholds, load_thresholds(opts.thresholds))
-    return (KIND_CASCADE, cascade.to_json()) if cascade.enabled else (opts.extractor, None)
-
-
-class ExtractText(beam.DoFn):
-    """(row, html bytes, charset header) -> row with text, title, published_date (or a failure).
-
-    A payload already extracted by this worker (same verified digest, see transforms/extract/reuse.py)
-    reuses that result. Counters: extract/decided_by.<extractor>, extract/trafilatura_skipped.<rule>,
-    extract/payload_reused.
-    """
-
-    def __init__(
-        self,
-        extractor: str,
-        time_limit_s: float | None,
-        options: dict | None = None,
-        thresholds_path: str | None = None,
-    ):
-        self.kind = extractor
-        self.time_limit_s = time_limit_s
-        self.options = options
-        self.thresholds_path = thresholds_path
-
-    def setup(self):
-        kwargs = {"time_limit_s": self.time_limit_s} if self.time_limit_s else {}
-        self.extractor = Extractor(self.kind, options=self.options, **kwargs)
-        self.cache = PayloadCache()
-        # the cascade decides pages the URL rules or a digest mismatch reject before any extraction
-        self.thresholds = load_thresholds(self.thresholds_path) if self.kind == KIND_CASCADE else None
-
-    def process(self, element):
-        row, body, charset_header = element
-        if row.get("status") == STATUS_FAILED:
-            yield row
-            return
-        try:
-            with stage_clock("extract"):
-                row = self.extract(row, body, charset_header)
-        except Exception as exc:
-            row = dead_letter(row, "extract", exc)
-        progress.tick("extracted")
-        yield row
-
-    def extract(self, row, body, charset_header) -> dict:
-        result, reused = extract_response(
-            row, body, charset_header, self.extractor, self.cache, self.thresholds
-        )
-        if reused:
-            Metrics.counter("extract", "payload_reused").inc()
-        else:
-            if result.extractor:
-                Metrics.counter("extract", f"decided_by.{result.extractor}").inc()
-            if result.skipped_by:
-                Metrics.counter("extract", f"trafilatura_skipped.{result.skipped_by}").inc()
-        if result.html_truncated:
-            Metrics.counter("extract", "html_truncated").inc()
-        if result.failure_reason:
-            Metrics.counter("extract", result.failure_reason).inc()
-            return failed(row, result.failure_reason, result.failure_detail)
-        row.update(text=result.text or "", title=result.title, published_date=result.published_date)
-        return row
-
-    def teardown(self):
-        self.extractor.close()
-
-
-class ScoreDocuments(beam.DoFn):
-    """[row, ...] -> rows with language and quality columns (models loaded once per worker)."""
-
-    def __init__(self, quality_model: str | None):
-        self.quality_model = quality_model
-
-    def setup(self):
-        self.scorers = signals.Scorers.load(self.quality_model)
-
-    def process(self, batch: list[dict]):
-        try:
-            with stage_clock("score"):  # language ID inside it is also timed on its own ("language")
-                scored = signals.score_rows(batch, self.scorers, clock=stage_clock)
-            progress.tick("scored", len(batch))
-            yield from scored
-        except Exception:
-            # find the row(s) that raise; the others are scored one by one
-            for row in batch:
-                try:
-                    signals.score_rows([row], self.scorers)
-                    yield row
-                except Exception as exc:
-                    yield dead_letter(row, "score", exc)
-
-
-class Decide(beam.DoFn):
-    """row -> row with status / reject_reason; side input: the (crawl, domain) pairs judged content farms."""
-
-    def __init__(self, thresholds_path: str | None):
-        self.thresholds_path = thresholds_path
-
-    def setup(self):
-        self.thresholds = load_thresholds(self.thresholds_path)
-
-    def process(self, row, farms):
-        row = dict(row)  # the scored row also feeds the synthetic-share estimate: never mutate an input
-        try:
-            with stage_clock("decide"):
-                if row.get("status") != STATUS_FAILED:
-                    row["synthetic_domain"] = (row.get("crawl"), row.get("domain")) in farms
-                row = decide(row, self.thresholds)
-        except Exception as exc:
-            row = dead_letter(dict(row), "decide", exc)
-        reason = row.get("reject_reason") or row.get("failure_reason")
-        Metrics.counter("decide", f"{row['status']}.{reason}" if reason else row["status"]).inc()
-        yield row
-
-
-def _estimate_field(name: str) -> pa.Field:
-    if name.startswith("histogram"):
-        return pa.field(name, pa.list_(pa.int64()))
-    if name.startswith("n_") or name == "reference_n":
-        return pa.field(name, pa.int64())
-    if name.startswith("share"):
-        return pa.field(name, pa.float64())
-    return pa.field(name, pa.string())
-
-
-DOMAIN_ESTIMATES_SCHEMA = pa.schema([_estimate_field(name) for name in synthetic.DOMAIN_ESTIMATE_FIELDS])
-
-
-class EstimateAndDecide(beam.PTransform):
-    """scored rows -> (decided rows, synthetic-share estimates per crawl, per cohort); per domain: a file.
-
-    The per-domain estimates come first because the content-farm rule needs them: every row of a (crawl,
-    domain) whose estimated synthetic share is confidently above [synthetic] domain_max_share gets
-    synthetic_domain=True. `reference`: synthetic_by_domain files of earlier runs or snapshots, the human
-    baseline of the estimates (``synthetic_beam.EstimateSyntheticShare``).
-    """
-
-    def __init__(self, thresholds_path: str | None, output_dir: str, reference: list[str] | None = None):
-        super().__init__()
-        self.thresholds_path = thresholds_path
-        self.output_dir = output_dir
-        self.reference = reference or []
-
-    def expand(self, scored):
-        th = load_thresholds(self.thresholds_path)
-        max_share, min_docs = th.synthetic_domain_max_share, th.synthetic_domain_min_docs
-        # rows -> {"domain": per (crawl, domain), "crawl": per crawl, "cohort": per cohort}
-        estimates = scored | "estimate synthetic share" >> synthetic_beam.EstimateSyntheticShare(
-            self.thresholds_path, self.reference
-        )
-        # estimate -> ((crawl, domain), True) for content farms only: a small side input
-        farms = (
-            estimates["domain"]
-            | "content farms"
-            >> beam.Filter(synthetic.is_content_farm, max_share=max_share, min_docs=min_docs)
-            | "farm keys" >> beam.Map(lambda r: ((r["crawl"], r["domain"]), True))
-        )
-        decided = scored | "decide" >> beam.ParDo(
-            Decide(self.thresholds_path), farms=beam.pvalue.AsDict(farms)
-        )
-        _ = (
-            estimates["domain"]
-            | "estimate columns" >> beam.Map(lambda r: {k: r.get(k) for k in DOMAIN_ESTIMATES_SCHEMA.names})
-            | "write synthetic_by_domain"
-            >> beam.io.WriteToParquet(
-                FileSystems.join(self.output_dir, "synthetic_by_domain"),
-                DOMAIN_ESTIMATES_SCHEMA,
-                file_name_suffix=".parquet",
-                num_shards=1,
-                shard_name_template="",
-                codec="zstd",
-            )
-        )
-        return decided, estimates["crawl"], estimates["cohort"]
-
-
 def text_document_row(record: dict, source: str, crawl: str | None) -> dict:
     """A JSONL/Parquet document (fields text, optional id, url, crawl) -> a row ready for language ID."""
     # JSON may carry lone UTF-16 surrogates ("\\ud800"), which no UTF-8 coder or Parquet file accepts
@@ -379,12 +176,12 @@ def parse_json_line(item: tuple[str, str], crawl: str | None) -> dict:
     return text_document_row(record, path, crawl)
 
 
-def read_documents(p, opts: PristineOptions):
-    """The input stage: rows waiting for language ID, and per-file counts for stats.json."""
+def read_documents(p, opts: PristineOptions, thresholds: dict):
+    """The input stage: rows waiting for language ID, and per-file counts for stats.json. `thresholds`:
+    the run's config (``read_thresholds``), for the extraction cascade."""
     patterns = p | "input patterns" >> beam.Create(opts.input)
     if opts.input_format == "warc":
         # (path, start, end) -> (row, html, charset header) per HTML response, plus per-range counts
-        kind, options = extractor_kind(opts)
         read = (
             patterns
             | "match files" >> fileio.MatchAll()
@@ -395,8 +192,8 @@ def read_documents(p, opts: PristineOptions):
             | "read warc"
             >> beam.ParDo(ReadWarcFile(opts.crawl)).with_outputs(ReadWarcFile.COUNTS, main="responses")
         )
-        rows = read.responses | "extract text" >> beam.ParDo(
-            ExtractText(kind, opts.extract_time_limit, options, opts.thresholds)
+        rows = read.responses | "extract text" >> ExtractText(
+            opts.extractor, opts.extract_time_limit, opts.cascade, thresholds
         )
         return rows, read[ReadWarcFile.COUNTS]
     if opts.input_format == "jsonl":
@@ -410,17 +207,18 @@ def read_documents(p, opts: PristineOptions):
 
 
 def build(p, opts: PristineOptions, output_dir: str) -> None:
+    thresholds = read_thresholds(opts.thresholds)  # once per run: the stages get the parsed config
     record = provenance.run_record(
         p.options,
         extractor=opts.extractor if opts.input_format == "warc" else "none",
         thresholds=opts.thresholds,
         quality_model=opts.quality_model,
     )
-    rows, file_counts = read_documents(p, opts)
+    # rows waiting for language ID (WARC input: extracted text), and per-file counts
+    rows, file_counts = read_documents(p, opts, thresholds)
     scored = (
         rows
-        | "batch for scoring" >> beam.BatchElements(min_batch_size=16, max_batch_size=SCORE_BATCH)
-        | "score" >> beam.ParDo(ScoreDocuments(opts.quality_model))
+        | "score" >> Score(opts.quality_model)
         | "deduplicate"
         >> Deduplicate(
             DedupConfig(threshold=opts.dedup_threshold),
@@ -428,38 +226,42 @@ def build(p, opts: PristineOptions, output_dir: str) -> None:
             dedup_against=opts.dedup_against,
         )
     )
-    reference = synthetic_beam.reference_files(opts.synthetic_reference)
-    decided, synthetic_by_crawl, synthetic_by_cohort = scored | "estimate and decide" >> EstimateAndDecide(
-        opts.thresholds, output_dir, reference
-    )
-    decided | "write parquet" >> WriteDocuments(
-        output_dir, opts.rows_per_file, metadata=provenance.parquet_metadata(record)
+    reference = reference_files(opts.synthetic_reference)
+    decided, estimates = decide_and_write(
+        scored, thresholds, reference, output_dir, opts.rows_per_file, provenance.parquet_metadata(record)
     )
     (
         (file_counts, decided | "count rows" >> beam.Map(row_counts))
         | "all counts" >> beam.Flatten()
-        | "merge counts" >> beam.CombineGlobally(MergeCounts())
+        | "merge counts" >> beam.CombineGlobally(merge_counts)
         | "write stats.json"
         >> beam.Map(
             write_stats,
             output_dir=output_dir,
             input_format=opts.input_format,
             provenance=record,
-            synthetic_by_crawl=beam.pvalue.AsList(synthetic_by_crawl),
-            synthetic_by_cohort=beam.pvalue.AsList(synthetic_by_cohort),
+            synthetic_by_crawl=beam.pvalue.AsList(estimates["crawl"]),
+            synthetic_by_cohort=beam.pvalue.AsList(estimates["cohort"]),
         )
     )
 
 
-def restore_partition_columns(path: str, record: dict) -> dict:
-    """A row read from one partition file gets back the columns its path holds (crawl=..., lang=...)."""
-    row = new_row(**{k: v for k, v in record.items()})
-    row.update(partition_values(path))
-    return row
+def decide_and_write(
+    scored, thresholds: dict, reference: list[str], output_dir: str, rows_per_file, metadata
+):
+    """scored rows -> synthetic-share estimates -> decided rows -> Parquet files and synthetic_by_domain.parquet;
+    returns (decided rows, estimates). The per-domain estimates come first: the content-farm rule needs them."""
+    # rows -> {"domain": per (crawl, domain), "crawl": per crawl, "cohort": per cohort}
+    estimates = scored | "estimate synthetic share" >> EstimateSyntheticShare(thresholds, reference)
+    decided = scored | "decide" >> Decide(thresholds, domain_estimates=estimates["domain"])
+    decided | "write parquet" >> WriteDocuments(output_dir, rows_per_file, metadata=metadata)
+    estimates["domain"] | "write synthetic_by_domain" >> WriteDomainEstimates(output_dir)
+    return decided, estimates
 
 
 def build_recurate(p, run_dir: str, thresholds: str, output: str, rows_per_file: int) -> None:
     """A previous run's rows -> decide with a new thresholds config -> a new run directory. No extraction."""
+    config = read_thresholds(thresholds)
     source = read_stats(run_dir).get("provenance")
     record = provenance.run_record(
         p.options,
@@ -479,23 +281,20 @@ def build_recurate(p, run_dir: str, thresholds: str, output: str, rows_per_file:
         | "read rows" >> beam.io.ReadAllFromParquet(with_filename=True)
         | "restore partition columns" >> beam.MapTuple(restore_partition_columns)
     )
-    decided, synthetic_by_crawl, synthetic_by_cohort = previous | "estimate and decide" >> EstimateAndDecide(
-        thresholds, output
-    )
-    decided | "write parquet" >> WriteDocuments(
-        output, rows_per_file, metadata=provenance.parquet_metadata(record)
+    decided, estimates = decide_and_write(
+        previous, config, [], output, rows_per_file, provenance.parquet_metadata(record)
     )
     (
         decided
         | "count rows" >> beam.Map(row_counts)
-        | "merge counts" >> beam.CombineGlobally(MergeCounts())
+        | "merge counts" >> beam.CombineGlobally(merge_counts)
         | "write stats.json"
         >> beam.Map(
             write_recurated_stats,
             run_dir=run_dir,
             output_dir=output,
             provenance=record,
-            synthetic_by_crawl=beam.pvalue.AsList(synthetic_by_crawl),
-            synthetic_by_cohort=beam.pvalue.AsList(synthetic_by_cohort),
+            synthetic_by_crawl=beam.pvalue.AsList(estimates["crawl"]),
+            synthetic_by_cohort=beam.pvalue.AsList(estimates["cohort"]),
         )
     )

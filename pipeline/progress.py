@@ -1,6 +1,6 @@
 """Progress of a running job on the local runner: files read of total, documents, docs/s, ETA.
 
-Workers count what they finish (`tick`: a file read, an HTML response read, a document extracted) in
+Workers count what they finish (`transforms.progress.tick`: a file read, an HTML response read, a document extracted) in
 memory and, at most once a second, write their process's totals to a small JSON file in the directory
 named by the environment variable PRISTINE_PROGRESS_DIR (set by the command line; worker processes of
 ``--direct_running_mode multi_processing`` inherit it). The `Reporter` thread of the command sums those
@@ -18,9 +18,9 @@ import tempfile
 import threading
 import time
 
-ENV = "PRISTINE_PROGRESS_DIR"
+from transforms.progress import ENV, tick, write_counts  # noqa: F401  (tick: what workers count, see there)
+
 INTERVAL_ENV = "PRISTINE_PROGRESS_SECONDS"  # seconds between plain lines (default 10)
-FLUSH_SECONDS = 1.0
 LOCAL_RUNNERS = (
     None,
     "DirectRunner",
@@ -29,55 +29,6 @@ LOCAL_RUNNERS = (
     "BundleBasedDirectRunner",
     "SwitchingDirectRunner",
 )
-
-_counts: dict[str, int] = {}
-_directory: str | None = None  # the job _counts belong to
-_dirty = False
-_lock = threading.Lock()
-_flusher: threading.Thread | None = None
-
-
-def tick(what: str, n: int = 1, flush: bool = False) -> None:
-    """Count `n` of `what` ('files', 'html', 'extracted', 'scored') done in this process; cheap, never raises.
-    A daemon thread writes the totals at most once a second (`flush=True`: now)."""
-    global _directory, _dirty, _flusher
-    directory = os.environ.get(ENV)
-    if not directory:
-        return
-    with _lock:
-        if directory != _directory:  # a new job in this process
-            _counts.clear()
-            _directory = directory
-        _counts[what] = _counts.get(what, 0) + n
-        _dirty = True
-        if _flusher is None:
-            _flusher = threading.Thread(
-                target=_flush_every_second, name="pristine-progress-flush", daemon=True
-            )
-            _flusher.start()
-    if flush:
-        _flush()
-
-
-def _flush_every_second() -> None:
-    while True:
-        time.sleep(FLUSH_SECONDS)
-        _flush()
-
-
-def _flush() -> None:
-    global _dirty
-    with _lock:
-        if not _dirty or _directory is None:
-            return
-        snapshot, directory, _dirty = dict(_counts), _directory, False
-    try:
-        fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(snapshot, f)
-        os.replace(tmp, os.path.join(directory, f"{os.getpid()}.json"))
-    except OSError:
-        pass  # progress is best effort (the job's directory may be gone): the job goes on
 
 
 def totals(directory: str) -> dict[str, int]:
@@ -179,7 +130,7 @@ class Reporter:
             return
         self._stop.set()
         self._thread.join()
-        _flush()  # this process's last counts (the in-memory runner)
+        write_counts()  # this process's last counts (the in-memory runner)
         self._print(final=True)
         if self._previous is None:
             os.environ.pop(ENV, None)

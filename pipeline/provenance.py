@@ -84,7 +84,7 @@ def thresholds_record(path: str | None) -> dict:
 
 def model_files(quality_model: str | None = None) -> dict[str, str | None]:
     """{file: sha256} of every model that scores rows: lid.176, the shipped models, a quality model."""
-    from transforms.langid import lid176_path
+    from transforms.signals.langid import lid176_path
 
     models: dict[str, str | None] = {}
     try:

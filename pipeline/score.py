@@ -13,16 +13,14 @@ import uuid
 from pathlib import Path
 
 from pipeline.corpus import RecordWriter, read_records, repair_utf8
-from transforms.quality import QUALITY_COLUMNS
-from transforms.schema import SCHEMA
+from transforms.schema import QUALITY_COLUMN_NAMES, SCHEMA, SYNTHETIC_COLUMN_NAMES
 from transforms.signals import Scorers, score_rows
-from transforms.synthetic import SYNTHETIC_COLUMN_NAMES
 
 BATCH = 256
 
 
 def signal_columns(with_quality_model: bool) -> list[str]:
-    names = ["lang", "lang_score", *(name for name, _, _ in QUALITY_COLUMNS), *SYNTHETIC_COLUMN_NAMES]
+    names = ["lang", "lang_score", *QUALITY_COLUMN_NAMES, *SYNTHETIC_COLUMN_NAMES]
     return names + (["quality_score"] if with_quality_model else [])
 
 

@@ -1,7 +1,9 @@
 """stats.json: what a run read, kept, rejected and failed, computed inside the pipeline.
 
-Counts travel as flat dicts ('records_read.response': 3, 'rejected.too_short': 2, ...), are summed by one
-CombineFn, and are nested when written. The accounting identity is checked at write time:
+Counts travel as flat dicts ('records_read.response': 3, 'rejected.too_short': 2, ...), are summed by
+`merge_counts` (the job's one CombineGlobally, wired in pipeline/graph.py), and are nested when written.
+No Beam at import: the files are read and written through Beam's FileSystems (local, gs://, s3://),
+loaded on first use. The accounting identity is checked at write time:
 
     WARC input:        html_responses = kept + rejected + failed
     JSONL/Parquet in:  documents_read = kept + rejected + failed
@@ -10,9 +12,7 @@ CombineFn, and are nested when written. The accounting identity is checked at wr
 from __future__ import annotations
 
 import json
-
-import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
+from collections.abc import Iterable
 
 from transforms.schema import STATUS_FAILED, STATUS_KEPT, STATUS_REJECTED
 
@@ -50,26 +50,17 @@ def row_counts(row: dict) -> dict[str, int]:
     return counts
 
 
-class MergeCounts(beam.CombineFn):
-    def create_accumulator(self):
-        return {}
-
-    def add_input(self, acc, counts):
+def merge_counts(parts: Iterable[dict]) -> dict:
+    """Flat count dicts -> their sum (the listed unreadable inputs: the first ones of all). Associative
+    and commutative, so Beam may merge partial sums in any order: ``beam.CombineGlobally(merge_counts)``."""
+    merged: dict = {}
+    for counts in parts:
         for key, n in counts.items():
             if key == UNREADABLE_INPUTS:
-                acc[key] = first_unreadable(acc.get(key, []) + n)
+                merged[key] = first_unreadable(merged.get(key, []) + n)
             else:
-                acc[key] = acc.get(key, 0) + n
-        return acc
-
-    def merge_accumulators(self, accs):
-        merged = {}
-        for acc in accs:
-            self.add_input(merged, acc)
-        return merged
-
-    def extract_output(self, acc):
-        return acc
+                merged[key] = merged.get(key, 0) + n
+    return merged
 
 
 def nest(counts: dict[str, int]) -> dict:
@@ -107,6 +98,8 @@ def build_stats(counts: dict[str, int], input_format: str) -> dict:
 
 def write_stats_file(stats: dict, output_dir: str) -> dict:
     """Write output_dir/stats.json (the one place that formats it)."""
+    from apache_beam.io.filesystems import FileSystems
+
     with FileSystems.create(FileSystems.join(output_dir, STATS_FILE)) as f:
         f.write(json.dumps(stats, indent=2, sort_keys=True).encode())
     return stats
@@ -185,6 +178,8 @@ def write_recurated_stats(
 
 
 def read_stats(output_dir: str) -> dict:
+    from apache_beam.io.filesystems import FileSystems
+
     with FileSystems.open(FileSystems.join(output_dir, STATS_FILE)) as f:
         return json.loads(f.read())
 

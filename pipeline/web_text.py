@@ -14,8 +14,8 @@ The synthetic-text model is trained, calibrated and tested on what ``pristine ru
   run from 2008 to 2024: only records fetched before the [cohort] cutoff (``PRE_LLM_CUTOFF``) are pre-LLM;
   ``pre_llm`` says which.
 
-Each page goes through ``pipeline.graph.ExtractText`` (the same DoFn, extractor and settings as ``pristine
-run``: charset decoding, trafilatura in a time-limited child) and lid.176 (``transforms.langid``, as the
+Each page goes through ``transforms.extract.beam.ExtractTextFn`` (the same DoFn, extractor and settings as ``pristine
+run``: charset decoding, trafilatura in a time-limited child) and lid.176 (``transforms.signals.langid``, as the
 scoring stage). Records: ``{source, key, url, date, pre_llm, text, lang, lang_score, split, group}``.
 
 ``split`` (train / cal / test, 60 / 20 / 20) is ``train_synthetic.split_of`` of ``group`` with the same cuts
@@ -129,13 +129,13 @@ def _read_all():
 
 def extract_pages(pages) -> list[dict]:
     """(source, key, url, date, pre_llm, html, charset header) -> records with the pipeline's text and lang."""
-    from pipeline.graph import ExtractText
     from pipeline.options import PristineOptions
-    from transforms import langid
+    from transforms.extract.beam import ExtractTextFn
     from transforms.schema import STATUS_FAILED, new_row
+    from transforms.signals import langid
 
     opts = PristineOptions(["--input", "x", "--output", "y"])
-    extract = ExtractText(opts.extractor, opts.extract_time_limit)
+    extract = ExtractTextFn(opts.extractor, opts.extract_time_limit)
     extract.setup()
     records = []
     try:

@@ -19,7 +19,7 @@ from conftest import REPO, WARC_SAMPLES
 from pipeline import cli
 from pipeline.stats import read_stats
 from transforms import warc
-from transforms.decide import load_thresholds, thresholds_from_dict
+from transforms.decide import load_thresholds, read_thresholds, thresholds_from_dict
 from transforms.extract import KIND_PAGE_TEXT, KIND_TRAFILATURA, Extractor, ExtractResult
 from transforms.extract.cascade import (
     Cascade,
@@ -131,7 +131,7 @@ def test_each_verified_payload_is_extracted_once(cascade_and_everywhere):
 
 def test_cascade_config_is_checked_against_the_rules():
     th = load_thresholds()
-    cascade = load_cascade(None, th)
+    cascade = load_cascade(read_thresholds())
     assert cascade.enabled and [r.name for r in cascade.rules] == ["too_short", "c4_min_sentences"]
     assert cascade.rules[0].bound == pytest.approx(0.7 * 50)
     with pytest.raises(ValueError, match="no rule"):
@@ -173,7 +173,7 @@ def test_decided_before_extraction_by_url_and_digest():
 
 
 def test_cascade_extractor_in_the_time_limited_child():
-    options = load_cascade(None, load_thresholds()).to_json()
+    options = load_cascade(read_thresholds()).to_json()
     with Extractor("cascade", options=options) as ex:
         stub = ex.extract(STUB, "https://example.org/login")
         assert (stub.extractor, stub.skipped_by) == (KIND_PAGE_TEXT, "too_short")

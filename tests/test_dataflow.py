@@ -38,10 +38,12 @@ import json, sys, tomllib
 from pathlib import Path
 import pipeline, transforms
 from pipeline import graph, options
-from transforms import decide, extract, langid, signals, sink, warc
+from transforms import decide, extract, signals, sink, warc
+from transforms.decide.beam import DecideFn
+from transforms.signals import langid
 where = {m.__name__: m.__file__ for m in (pipeline, transforms, graph)}
 assert all(f.startswith(sys.argv[1]) for f in where.values()), where
-graph.Decide(None).setup()  # the packaged thresholds.toml and block lists
+DecideFn(decide.read_thresholds()).setup()  # the packaged thresholds.toml and block lists
 lists = sorted(p.name for p in (Path(pipeline.__file__).parent / "blocklists").glob("*.txt"))
 print(json.dumps({"modules": where, "blocklists": lists}))
 """
@@ -251,7 +253,7 @@ def test_staged_package_installs_and_imports_in_a_clean_directory(worker_site, d
 
 
 def test_staged_package_brings_the_language_model(worker_site, dataflow_python, tmp_path):
-    code = "from transforms.langid import identify, load_model; print(identify(load_model(), ['The river rose.']))"
+    code = "from transforms.signals.langid import identify, load_model; print(identify(load_model(), ['The river rose.']))"
     result = in_worker(dataflow_python, worker_site, code, tmp_path / "clean")
     assert result.returncode == 0, result.stderr[-1000:]
     assert "'en'" in result.stdout

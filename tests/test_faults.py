@@ -9,11 +9,14 @@ from conftest import WARC_SAMPLES
 
 from pipeline import cli, graph
 from pipeline.stats import read_stats
+from transforms.decide import beam as decide_beam
+from transforms.decide import read_thresholds
 from transforms.schema import new_row
+from transforms.signals.beam import ScoreBatchFn
 
 
 def test_a_row_that_makes_decide_raise_becomes_a_dead_letter():
-    decide_fn = graph.Decide(None)
+    decide_fn = decide_beam.DecideFn(read_thresholds())
     decide_fn.setup()
     good = new_row(id="a", text="t", lang="en", lang_score=0.9, gopher_n_words=100, url="http://x.org/")
     hostile = {**good, "id": "b", "gopher_n_words": "many"}  # e.g. a mistyped column read from Parquet
@@ -25,7 +28,7 @@ def test_a_row_that_makes_decide_raise_becomes_a_dead_letter():
 
 
 def test_one_bad_row_in_a_scoring_batch_fails_alone():
-    score = graph.ScoreDocuments(None)
+    score = ScoreBatchFn(None)
     score.setup()
     rows = [new_row(id=str(i), text="The river rose overnight and the bridge was closed.") for i in range(5)]
     rows[2]["text"] = b"bytes are not text"  # a stage contract broken upstream
@@ -100,7 +103,7 @@ def test_dedup_verdicts_lost_by_the_runner_fail_the_run(tmp_path, monkeypatch):
     assert not out.exists() or not any(out.iterdir())
 
 
-class DecideThatLosesARow(graph.Decide):
+class DecideThatLosesARow(decide_beam.DecideFn):
     """Decide, but the first row of whirlwind.warc.gz (by id) vanishes, as when a runner loses an element."""
 
     def process(self, row, farms):
@@ -118,7 +121,7 @@ def test_a_run_that_loses_a_row_fails_and_commits_nothing(tmp_path, monkeypatch)
     assert cli.main(["run", "--input", sample, "--output", str(out)]) == 0
     before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     LOST_ID = min(pq.read_table(out / "rejected", columns=["id"])["id"].to_pylist())
-    monkeypatch.setattr(graph, "Decide", DecideThatLosesARow)
+    monkeypatch.setattr(decide_beam, "DecideFn", DecideThatLosesARow)
     with pytest.raises(RuntimeError, match=r"accounting broken: 1 documents read but 0 written"):
         cli.main(["run", "--input", sample, "--output", str(out), "--overwrite"])
     assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before

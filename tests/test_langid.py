@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from transforms import langid
+from transforms.signals import langid
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from conftest import REPO, WARC_SAMPLES
 from pipeline import cli
 from pipeline.provenance import PARQUET_KEY
 from pipeline.stats import read_stats
-from transforms.langid import lid176_path
+from transforms.signals.langid import lid176_path
 
 CC_FILE = WARC_SAMPLES / "commoncrawl" / "warcfile.warc.gz"
 

@@ -1,4 +1,4 @@
-"""Tests for transforms/quality.py: hand-checked values per rule, edge cases, languages, properties, and a
+"""Tests for transforms/signals/quality.py: hand-checked values per rule, edge cases, languages, properties, and a
 run over real article bodies (Zyte Article Extraction Benchmark ground truth)."""
 
 from __future__ import annotations
@@ -13,12 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from transforms import quality as q
 from transforms.decide import failed_rules as config_failed_rules
 from transforms.decide import load_thresholds
-from transforms.quality import (
-    QUALITY_COLUMN_NAMES,
-    QUALITY_COLUMNS,
+from transforms.schema import QUALITY_COLUMN_NAMES, QUALITY_COLUMNS
+from transforms.signals import quality as q
+from transforms.signals.quality import (
     c4_signals,
     count_sentences,
     fineweb_signals,
@@ -565,7 +564,7 @@ def test_real_english_articles_mostly_pass():
     """
     if not AEB_GROUND_TRUTH.exists():
         pytest.skip(f"shared data not found: {AEB_GROUND_TRUTH}")
-    langid = pytest.importorskip("transforms.langid")
+    langid = pytest.importorskip("transforms.signals.langid")
     try:
         model = langid.load_model()
     except (FileNotFoundError, ImportError, RuntimeError) as exc:

@@ -8,7 +8,8 @@ import pyarrow.parquet as pq
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from transforms.schema import SCHEMA, new_row
-from transforms.sink import WriteDocuments, file_schema, partition_of, partition_values
+from transforms.sink import file_schema, partition_of, partition_values
+from transforms.sink.beam import WriteDocuments
 
 
 def rows():

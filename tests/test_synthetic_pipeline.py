@@ -11,10 +11,10 @@ import pytest
 
 from pipeline import cli
 from pipeline.stats import read_stats
-from transforms import langid
 from transforms import synthetic as syn
 from transforms.decide import decide, default_thresholds_path, thresholds_from_dict
 from transforms.schema import new_row
+from transforms.signals import langid
 
 MODES = """
 [synthetic]

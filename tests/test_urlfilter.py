@@ -3,8 +3,8 @@
 import pytest
 
 from transforms.decide import decide, load_thresholds, thresholds_from_dict
+from transforms.decide.urlfilter import UrlLists, normalize_url, read_list, url_signals
 from transforms.schema import new_row
-from transforms.urlfilter import UrlLists, normalize_url, read_list, url_signals
 
 
 @pytest.fixture

@@ -9,6 +9,10 @@ Every stage adds columns to the same dict; only `decide` turns scores into keep 
 
 For WARC input, every HTML response and every unreadable record or file becomes exactly one row, so
 ``html_responses + unreadable_total == kept + rejected + failed`` for every run.
+
+The columns each stage adds are listed here too (``QUALITY_COLUMNS``, ``URL_COLUMNS``, ...), and the stages
+import them from here: this module imports nothing else from the package, so it loads in milliseconds and
+every stage can use it.
 """
 
 from __future__ import annotations
@@ -18,14 +22,135 @@ from urllib.parse import urlsplit
 
 import pyarrow as pa
 
-from transforms.dedup.columns import DEDUP_COLUMNS
-from transforms.quality import QUALITY_COLUMNS
-from transforms.synthetic import SYNTHETIC_COLUMNS
-from transforms.urlfilter import URL_COLUMNS
-
 STATUS_KEPT = "kept"
 STATUS_REJECTED = "rejected"
 STATUS_FAILED = "failed"
+
+# --- the columns each stage adds ---
+
+#: Word n-gram sizes of the Gopher repetition columns (``gopher_top_<n>gram_char_frac``, ``gopher_dup_<n>gram_char_frac``).
+TOP_NGRAM_SIZES = (2, 3, 4)
+DUP_NGRAM_SIZES = (5, 6, 7, 8, 9, 10)
+
+_F, _I, _B = pa.float32(), pa.int32(), pa.bool_()
+
+#: (name, Arrow type, description) of every column ``signals.quality_signals`` returns, in that order.
+QUALITY_COLUMNS: list[tuple[str, pa.DataType, str]] = [
+    ("gopher_n_words", _I, "words with a letter or digit (quality.words: per character for zh/ja/th)"),
+    ("gopher_mean_word_length", _F, "mean word length, edge punctuation removed (null for zh/ja/th/ko...)"),
+    ("gopher_symbol_word_ratio", _F, "max('#' count, '...'/'…' count) per word"),
+    ("gopher_bullet_lines_frac", _F, "fraction of non-empty lines starting with a bullet"),
+    ("gopher_ellipsis_lines_frac", _F, "fraction of non-empty lines ending with '...' or '…'"),
+    ("gopher_alpha_words_frac", _F, "fraction of words containing a letter"),
+    ("gopher_stop_words", _I, "distinct stop words of the language present (null: no list for lang)"),
+    ("gopher_dup_line_frac", _F, "fraction of lines repeating an earlier line"),
+    ("gopher_dup_para_frac", _F, "fraction of paragraphs repeating an earlier paragraph"),
+    ("gopher_dup_line_char_frac", _F, "fraction of line characters in repeated lines"),
+    ("gopher_dup_para_char_frac", _F, "fraction of paragraph characters in repeated paragraphs"),
+    *[
+        (
+            f"gopher_top_{n}gram_char_frac",
+            _F,
+            f"fraction of word characters in the most frequent word {n}-gram",
+        )
+        for n in TOP_NGRAM_SIZES
+    ],
+    *[
+        (f"gopher_dup_{n}gram_char_frac", _F, f"fraction of word characters in repeated word {n}-grams")
+        for n in DUP_NGRAM_SIZES
+    ],
+    ("c4_n_lines", _I, "non-empty lines"),
+    ("c4_lines_kept_frac", _F, "fraction of lines C4 keeps (>= 3 words, no javascript/policy line)"),
+    ("c4_n_sentences", _I, "sentences in the lines C4 keeps"),
+    ("c4_lines_kept_terminal_frac", _F, "as c4_lines_kept_frac, lines must also end in terminal punctuation"),
+    ("c4_n_sentences_terminal", _I, "sentences in the lines kept with the terminal punctuation rule"),
+    ("c4_has_lorem_ipsum", _B, "a line of >= 3 words contains 'lorem ipsum'"),
+    ("c4_has_curly_bracket", _B, "a line of >= 3 words contains '{'"),
+    ("c4_has_javascript_line", _B, "a line of >= 3 words contains 'javascript'"),
+    ("c4_has_policy_line", _B, "a line of >= 3 words contains a cookie/terms/privacy-policy phrase"),
+    ("fineweb_line_punct_frac", _F, "fraction of lines ending in terminal punctuation"),
+    ("fineweb_short_line_frac", _F, "fraction of lines of <= 30 characters (wide characters count 2)"),
+    ("fineweb_dup_line_char_frac", _F, "fraction of line characters in repeated lines"),
+    ("fineweb_newline_word_ratio", _F, "line breaks between non-empty lines per word"),
+]
+QUALITY_COLUMN_NAMES = [name for name, _, _ in QUALITY_COLUMNS]
+
+#: The url_* columns (``transforms.decide.url_signals``), set by decide from the thresholds config's lists.
+URL_COLUMNS: list[tuple[str, pa.DataType, str]] = [
+    ("url_blocked_domain", pa.bool_(), "domain or a parent domain is on the domain block list"),
+    ("url_blocked_url", pa.bool_(), "the normalised URL is on the URL block list"),
+    ("url_hard_banned_words", pa.int32(), "URL tokens on the hard banned-word list"),
+    ("url_soft_banned_words", pa.int32(), "URL tokens on the soft banned-word list"),
+]
+URL_COLUMN_NAMES = [name for name, _, _ in URL_COLUMNS]
+
+#: The columns the synthetic scorer adds (``transforms.synthetic.SyntheticScorer.columns_batch``).
+SYNTHETIC_COLUMNS: list[tuple[str, pa.DataType, str]] = [
+    (
+        "synthetic_score",
+        pa.float32(),
+        "calibrated P(AI-generated) under equal priors, in [0, 1] (null: see synthetic_abstain_reason)",
+    ),
+    (
+        "sample_weight",
+        pa.float32(),
+        "training weight for the synthetic 'weight' mode: 1 - synthetic_score (1 when the score is null)",
+    ),
+    (
+        "synthetic_phrases",
+        pa.int32(),
+        "leaked chatbot phrases found ('As an AI language model', 'Sure! Here is a revised version:' ...)",
+    ),
+    (
+        "synthetic_abstain_reason",
+        pa.string(),
+        "why synthetic_score is null: not_english, too_short (< 50 words), not_prose (< 50 words in prose "
+        "lines, or under 30% of the words; menus, link lists, SERPs, product grids)",
+    ),
+]
+SYNTHETIC_COLUMN_NAMES = [name for name, _, _ in SYNTHETIC_COLUMNS]
+
+#: The columns Deduplicate adds to every row with text (``transforms.dedup``).
+DEDUP_COLUMNS: list[tuple[str, pa.DataType, str]] = [
+    (
+        "dup_cluster_id",
+        pa.string(),
+        "id of the survivor of the document's duplicate cluster (its own id when it has no duplicate)",
+    ),
+    (
+        "dup_cluster_size",
+        pa.int32(),
+        "documents in the cluster, counting matched documents of earlier snapshots (1 = unique)",
+    ),
+    ("first_seen_crawl", pa.string(), "crawl of the cluster's survivor: where this content was first seen"),
+    ("first_seen_date", pa.timestamp("ms", tz="UTC"), "fetch_date of the cluster's survivor"),
+    (
+        "exact_duplicate",
+        pa.bool_(),
+        "not the survivor, and its normalised text equals the survivor's (see transforms/dedup/)",
+    ),
+    ("near_duplicate", pa.bool_(), "not the survivor, and its normalised text differs from the survivor's"),
+    (
+        "url_duplicate",
+        pa.bool_(),
+        "an older fetch of the same normalised URL in the same crawl (the newest fetch is kept)",
+    ),
+    (
+        "duplicate_of",
+        pa.string(),
+        "id of the document this one duplicates: the cluster survivor, the matched earlier-snapshot "
+        "document, or (url_duplicate) the newest fetch",
+    ),
+    ("duplicate_of_url", pa.string(), "url of duplicate_of"),
+    (
+        "duplicate_of_crawl",
+        pa.string(),
+        "crawl of duplicate_of (an earlier snapshot for cross-snapshot matches)",
+    ),
+]
+DEDUP_COLUMN_NAMES = [name for name, _, _ in DEDUP_COLUMNS]
+
+# --- the document row ---
 
 # (name, type, description). The README's schema table is generated from this list.
 COLUMNS: list[tuple[str, pa.DataType, str]] = [
@@ -93,6 +218,12 @@ COLUMNS: list[tuple[str, pa.DataType, str]] = [
 
 SCHEMA = pa.schema([pa.field(name, dtype) for name, dtype, _ in COLUMNS])
 COLUMN_NAMES = [name for name, _, _ in COLUMNS]
+
+
+def failed(row: dict, reason: str, detail: str | None) -> dict:
+    """Mark `row` (in place) failed with `reason` and `detail` (cut to 1,000 characters); returns it."""
+    row.update(status=STATUS_FAILED, failure_reason=reason, failure_detail=(detail or "")[:1000] or None)
+    return row
 
 
 def new_row(**values) -> dict:

@@ -64,9 +64,9 @@ from transforms.dedup.clusters import (  # noqa: F401  (private names the benchm
     _stable_hash63,
     _timestamp,
 )
-from transforms.dedup.columns import DEDUP_COLUMN_NAMES, DEDUP_COLUMNS  # noqa: F401
 from transforms.dedup.minhash import *  # noqa: F403
 from transforms.dedup.minhash import _empty_value, _input_hashes, _shingle_bytes  # noqa: F401
+from transforms.schema import DEDUP_COLUMN_NAMES, DEDUP_COLUMNS  # noqa: F401
 
 _BEAM_NAMES = {
     "Deduplicate",

@@ -38,8 +38,8 @@ from transforms.dedup.minhash import (
     text_id,
     verification_sketch,
 )
+from transforms.schema import COLUMN_NAMES, STATUS_FAILED
 
-STATUS_FAILED = "failed"  # = transforms.schema.STATUS_FAILED (schema imports dedup for DEDUP_COLUMNS)
 VERIFY_MODES = ("estimate", "none")
 
 # --------------------------------------------------------------------------------------------------
@@ -442,8 +442,6 @@ def check_metadata(path: str, metadata: dict | None, config: DedupConfig) -> Non
 
 @functools.cache
 def _row_columns() -> tuple[str, ...]:
-    from transforms.schema import COLUMN_NAMES  # schema imports dedup's columns: import at first use
-
     return tuple(COLUMN_NAMES)
 
 

@@ -20,7 +20,7 @@ NORMALIZATION_VERSION = "2"  # bump when normalize_text or shingles change: old 
 # Text: normalisation, shingles, exact key
 # --------------------------------------------------------------------------------------------------
 
-# Scripts written without spaces between words: every character is a token (as in transforms/quality.py).
+# Scripts written without spaces between words: every character is a token (as in transforms/signals/quality.py).
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
 _TOKEN_RE = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+")
 

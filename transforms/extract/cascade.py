@@ -26,12 +26,10 @@ Pure: no Beam.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
-from pathlib import Path
 
-from transforms.decide import LANGUAGE_SCORE, Thresholds, default_thresholds_path, failed_rules
-from transforms.urlfilter import url_signals
+from transforms.decide import LANGUAGE_SCORE, Thresholds, failed_rules, thresholds_from_config, url_signals
+from transforms.extract import KIND_CASCADE, KIND_TRAFILATURA
 
 CASCADE_KEYS = {"enabled", "skip_below", "max_html_chars"}
 DEFAULT_MAX_HTML_CHARS = 20_000
@@ -110,11 +108,18 @@ def cascade_from_dict(raw: dict, thresholds: Thresholds, source: str = "<dict>")
     )
 
 
-def load_cascade(path: str | Path | None, thresholds: Thresholds) -> Cascade:
-    path = Path(path) if path else default_thresholds_path()
-    with open(path, "rb") as f:
-        raw = tomllib.load(f)
-    return cascade_from_dict(raw, thresholds, str(path))
+def load_cascade(config: dict) -> Cascade:
+    """The cascade of a thresholds config (``transforms.decide.read_thresholds``)."""
+    return cascade_from_dict(config, thresholds_from_config(config), config.get("source", "<config>"))
+
+
+def extractor_kind(extractor: str, cascade: bool, config: dict | None) -> tuple[str, dict | None]:
+    """(Extractor kind, options): the cascade for trafilatura with `cascade` when the thresholds config
+    has an enabled [cascade] rule, else `extractor` itself."""
+    if extractor != KIND_TRAFILATURA or not cascade:
+        return extractor, None
+    rules = load_cascade(config)
+    return (KIND_CASCADE, rules.to_json()) if rules.enabled else (extractor, None)
 
 
 def skip_reason(signals: dict, cascade: Cascade) -> str | None:
@@ -155,7 +160,7 @@ def text_signals(text: str, lid_model, columns: tuple[str, ...] | None = None) -
 
     With `columns`, only the signal groups that hold them are computed (Gopher quality, C4, or all).
     """
-    from transforms import langid, quality
+    from transforms.signals import langid, quality
 
     lang, score = langid.identify(lid_model, [text])[0]
     signals = {"lang": lang, "lang_score": score}
@@ -209,7 +214,7 @@ class CascadeExtraction:
             try:
                 first = extract_page_text(html, url)
                 if self._lid is None:
-                    from transforms import langid
+                    from transforms.signals import langid
 
                     self._lid = langid.load_model()
                 why = skip_reason(text_signals(first.text or "", self._lid, self.columns), self.cascade)

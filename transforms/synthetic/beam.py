@@ -12,7 +12,14 @@ from collections.abc import Iterable
 import apache_beam as beam
 import numpy as np
 
-from transforms.decide import COHORT_NOT_KEPT, SYNTHETIC, SYNTHETIC_DOMAIN, decide, load_thresholds
+from transforms.decide import (
+    COHORT_NOT_KEPT,
+    SYNTHETIC,
+    SYNTHETIC_DOMAIN,
+    as_config,
+    decide,
+    thresholds_from_config,
+)
 from transforms.synthetic.population import (
     MIN_REFERENCE_DOCS,
     OWN_PRE_LLM,
@@ -106,11 +113,11 @@ class _CountRow(beam.DoFn):
     """row -> ((crawl, domain, cohort), its count vector); the row is decided (a pure function) for its
     cohort and whether it passes the quality rules."""
 
-    def __init__(self, bins: ScoreBins, skip: frozenset, thresholds_path: str | None):
-        self.bins, self.skip, self.thresholds_path = bins, skip, thresholds_path
+    def __init__(self, bins: ScoreBins, skip: frozenset, thresholds: dict):
+        self.bins, self.skip, self.config = bins, skip, thresholds
 
     def setup(self):
-        self.th = load_thresholds(self.thresholds_path)
+        self.th = thresholds_from_config(self.config)
 
     def process(self, row):
         if row.get("status") in self.skip:
@@ -124,8 +131,9 @@ class EstimateSyntheticShare(beam.PTransform):
     """rows -> {"domain": per-(crawl, domain) estimates, "crawl": per crawl, "cohort": per cohort}.
 
     Input rows are document rows (``crawl``, ``domain``, ``synthetic_score``, ...), scored or decided;
-    failed rows are left out. Rows are decided here with `thresholds_path` (a pure function) to know
-    their cohort and whether they pass the quality rules. The human reference is, in order: the
+    failed rows are left out. Rows are decided here with `thresholds` (a pure function; the config of
+    ``transforms.decide.read_thresholds`` or a path to read, default the packaged one) to know their
+    cohort and whether they pass the quality rules. The human reference is, in order: the
     ``synthetic_by_domain`` Parquet files `reference` (earlier runs or snapshots scored by the same
     model), else this run's pre_llm documents for the others (when at least MIN_REFERENCE_DOCS are
     scored; a crawl with only pre_llm documents is measured against the shipped histogram), else the
@@ -135,113 +143,161 @@ class EstimateSyntheticShare(beam.PTransform):
 
     def __init__(
         self,
-        thresholds_path: str | None = None,
+        thresholds: dict | str | None = None,
         reference: Iterable[str] = (),
         bins: ScoreBins | None = None,
         skip_statuses: Iterable[str] = ("failed",),
         label: str | None = None,
     ):
         super().__init__(label)
-        self.thresholds_path = thresholds_path
+        self.config = as_config(thresholds)
         self.reference = list(reference)
         self.bins = bins or shipped_bins()
         self.skip = frozenset(skip_statuses)
 
     def expand(self, rows):
-        bins, skip, th_path = self.bins, self.skip, self.thresholds_path
-
+        bins = self.bins
+        # row -> ((crawl, domain, cohort), its count vector), summed per key
         counts = (
             rows
-            | "count per row" >> beam.ParDo(_CountRow(bins, skip, th_path))
+            | "count per row" >> beam.ParDo(_CountRow(bins, self.skip, self.config))
             | "sum per crawl, domain, cohort" >> beam.CombinePerKey(_SumVectors())
         )
+        # the human reference: domain -> its count vector, and one pool of them all (or None)
         if self.reference:
-            model = bins.model
-
-            def reference_row(row):
-                if row.get("synthetic_model") != model:
-                    raise ValueError(
-                        f"reference rows of {row.get('crawl')} were scored by synthetic model "
-                        f"{row.get('synthetic_model')}, not the shipped {model}: rerun the reference"
-                    )
-                return row.get("domain"), (
-                    row.get("crawl"),
-                    vector_of(row["histogram"], row["histogram_quality"]),
-                )
-
-            reference = (
-                rows.pipeline
-                | "reference files" >> beam.Create(self.reference)
-                | "read reference"
-                >> beam.io.ReadAllFromParquet(
-                    columns=["crawl", "domain", "histogram", "histogram_quality", "synthetic_model"]
-                )
-                | "reference by domain" >> beam.Map(reference_row)
+            domain_to_reference, pool = rows.pipeline | "external reference" >> _ExternalReference(
+                self.reference, bins.model
             )
-            pool = (
-                reference
-                | "reference pairs" >> beam.Values()
-                | "reference pool" >> beam.CombineGlobally(_Pool())
-                | "external pool"
-                >> beam.Map(lambda p: None if p is None else {**p, "kind": REFERENCE_EXTERNAL})
-            )
-            by_domain_ref = reference | "reference vectors" >> beam.MapTuple(lambda d, cv: (d, cv[1]))
         else:
-            pre = counts | "pre_llm only" >> beam.Filter(lambda kv: kv[0][2] == "pre_llm")
-            by_domain_ref = pre | "pre_llm by domain" >> beam.MapTuple(lambda k, v: (k[1], v))
-            pool = (
-                pre
-                | "pre_llm pairs" >> beam.MapTuple(lambda k, v: (k[0], v))
-                | "pre_llm pool" >> beam.CombineGlobally(_Pool())
-                | "own pool"
-                >> beam.Map(
-                    lambda p: (
-                        None
-                        if p is None or p["vector"][1 : 1 + bins.n_bins].sum() < MIN_REFERENCE_DOCS
-                        else {"vector": p["vector"], "label": OWN_PRE_LLM, "kind": REFERENCE_OWN_PRE_LLM}
-                    )
-                )
-            )
-        by_domain_ref = by_domain_ref | "sum reference per domain" >> beam.CombinePerKey(_SumVectors())
-        targets = counts | "key by domain" >> beam.MapTuple(lambda k, v: (k[1], (k[0], k[2], v)))
-
-        # crawls with documents not in the pre_llm cohort: only those are measured against pre_llm ones
+            domain_to_reference, pool = counts | "own pre_llm reference" >> _OwnPreLlmReference(bins)
+        domain_to_reference = domain_to_reference | "sum reference per domain" >> beam.CombinePerKey(
+            _SumVectors()
+        )
+        domain_to_target = counts | "key by domain" >> beam.MapTuple(lambda k, v: (k[1], (k[0], k[2], v)))
+        # crawl -> True, for crawls with documents not in the pre_llm cohort: only those are measured
+        # against pre_llm ones
         later = (
             counts
             | "not pre_llm" >> beam.Filter(lambda kv: kv[0][2] != "pre_llm")
             | "their crawls" >> beam.Map(lambda kv: (kv[0][0], True))
             | "distinct crawls" >> beam.CombinePerKey(any)
         )
-
-        def estimate(joined, pool, later):
-            domain, groups = joined
-            reference = next(iter(groups["reference"]), None)
-            per_crawl: dict = {}
-            for crawl, cohort, vector in groups["target"]:
-                per_crawl.setdefault(crawl, {})[cohort] = vector
-            for crawl, cohorts in per_crawl.items():
-                own_pre = pool is not None and pool["kind"] == REFERENCE_OWN_PRE_LLM
-                crawl_pool = None if own_pre and crawl not in later else pool
-                yield domain_estimate(crawl, domain, cohorts, bins, reference, crawl_pool)
-
+        # per (crawl, domain): (its estimate, its parts of the per-crawl and per-cohort estimates)
         estimated = (
-            {"target": targets, "reference": by_domain_ref}
+            {"target": domain_to_target, "reference": domain_to_reference}
             | "join reference" >> beam.CoGroupByKey()
             | "estimate per domain"
-            >> beam.FlatMap(estimate, pool=beam.pvalue.AsSingleton(pool), later=beam.pvalue.AsDict(later))
+            >> beam.FlatMap(
+                estimate_domain,
+                bins=bins,
+                pool=beam.pvalue.AsSingleton(pool),
+                later=beam.pvalue.AsDict(later),
+            )
         )
-        by_domain = estimated | "domain records" >> beam.Map(lambda rp: rp[0])
-        groups = (
+        # (group kind, group) -> the sum of its parts
+        group_parts = (
             estimated
             | "group parts" >> beam.FlatMap(lambda rp: rp[1])
             | "sum parts" >> beam.CombinePerKey(add_parts)
         )
-        out = {"domain": by_domain}
-        for kind in ("crawl", "cohort"):
-            out[kind] = (
-                groups
-                | f"{kind} parts" >> beam.Filter(lambda kv, kind=kind: kv[0][0] == kind)
-                | f"estimate per {kind}"
-                >> beam.MapTuple(lambda key, part, kind=kind: {kind: key[1], **group_estimate(part, bins)})
+        return {
+            "domain": estimated | "domain records" >> beam.Map(lambda rp: rp[0]),
+            "crawl": group_parts | "per crawl" >> _GroupEstimates("crawl", bins),
+            "cohort": group_parts | "per cohort" >> _GroupEstimates("cohort", bins),
+        }
+
+
+def estimate_domain(joined, bins: ScoreBins, pool: dict | None, later: dict):
+    """(domain, {"target": [(crawl, cohort, vector)], "reference": [vector]}) -> per crawl of the domain:
+    (its estimate, its parts of the group estimates) (``population.domain_estimate``)."""
+    domain, groups = joined
+    reference = next(iter(groups["reference"]), None)
+    per_crawl: dict = {}
+    for crawl, cohort, vector in groups["target"]:
+        per_crawl.setdefault(crawl, {})[cohort] = vector
+    for crawl, cohorts in per_crawl.items():
+        own_pre = pool is not None and pool["kind"] == REFERENCE_OWN_PRE_LLM
+        crawl_pool = None if own_pre and crawl not in later else pool
+        yield domain_estimate(crawl, domain, cohorts, bins, reference, crawl_pool)
+
+
+def reference_row(row: dict, model: str) -> tuple:
+    """A row of a synthetic_by_domain file -> (domain, (crawl, count vector)); ValueError when another
+    synthetic model scored it."""
+    if row.get("synthetic_model") != model:
+        raise ValueError(
+            f"reference rows of {row.get('crawl')} were scored by synthetic model "
+            f"{row.get('synthetic_model')}, not the shipped {model}: rerun the reference"
+        )
+    return row.get("domain"), (row.get("crawl"), vector_of(row["histogram"], row["histogram_quality"]))
+
+
+class _ExternalReference(beam.PTransform):
+    """pipeline -> (domain -> count vector, the pool of all): from synthetic_by_domain files."""
+
+    def __init__(self, files: list[str], model: str):
+        super().__init__()
+        self.files, self.model = files, model
+
+    def expand(self, pipeline):
+        # domain -> (crawl, count vector)
+        reference = (
+            pipeline
+            | "reference files" >> beam.Create(self.files)
+            | "read reference"
+            >> beam.io.ReadAllFromParquet(
+                columns=["crawl", "domain", "histogram", "histogram_quality", "synthetic_model"]
             )
-        return out
+            | "reference by domain" >> beam.Map(reference_row, model=self.model)
+        )
+        pool = (
+            reference
+            | "reference pairs" >> beam.Values()
+            | "reference pool" >> beam.CombineGlobally(_Pool())
+            | "external pool" >> beam.Map(lambda p: None if p is None else {**p, "kind": REFERENCE_EXTERNAL})
+        )
+        return reference | "reference vectors" >> beam.MapTuple(lambda d, cv: (d, cv[1])), pool
+
+
+class _OwnPreLlmReference(beam.PTransform):
+    """((crawl, domain, cohort), vector) -> (domain -> pre_llm count vector, the pool of all, or None
+    below MIN_REFERENCE_DOCS scored documents): this run's pre_llm documents."""
+
+    def __init__(self, bins: ScoreBins):
+        super().__init__()
+        self.bins = bins
+
+    def expand(self, counts):
+        n_bins = self.bins.n_bins
+        pre = counts | "pre_llm only" >> beam.Filter(lambda kv: kv[0][2] == "pre_llm")
+        pool = (
+            pre
+            | "pre_llm pairs" >> beam.MapTuple(lambda k, v: (k[0], v))
+            | "pre_llm pool" >> beam.CombineGlobally(_Pool())
+            | "own pool"
+            >> beam.Map(
+                lambda p: (
+                    None
+                    if p is None or p["vector"][1 : 1 + n_bins].sum() < MIN_REFERENCE_DOCS
+                    else {"vector": p["vector"], "label": OWN_PRE_LLM, "kind": REFERENCE_OWN_PRE_LLM}
+                )
+            )
+        )
+        return pre | "pre_llm by domain" >> beam.MapTuple(lambda k, v: (k[1], v)), pool
+
+
+class _GroupEstimates(beam.PTransform):
+    """((kind, group), summed parts) of every kind -> the estimate of each group of `kind`
+    (``population.group_estimate``, with the group under `kind`)."""
+
+    def __init__(self, kind: str, bins: ScoreBins):
+        super().__init__()
+        self.kind, self.bins = kind, bins
+
+    def expand(self, group_parts):
+        kind, bins = self.kind, self.bins
+        return (
+            group_parts
+            | "parts" >> beam.Filter(lambda kv: kv[0][0] == kind)
+            | "estimate" >> beam.MapTuple(lambda key, part: {kind: key[1], **group_estimate(part, bins)})
+        )

@@ -9,9 +9,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 
-from transforms.quality import normalize_lang
+from transforms.schema import SYNTHETIC_COLUMN_NAMES, SYNTHETIC_COLUMNS  # noqa: F401  (exported)
+from transforms.signals.quality import normalize_lang
 from transforms.synthetic.features import (
     ABSTAIN_NOT_ENGLISH,
     CHATBOT_CAP,
@@ -77,32 +77,6 @@ TPR_N: int | None = _OP.get("out_of_domain", {}).get("n_pos")
 FPR_N: int | None = _OP.get("out_of_domain", {}).get("n_neg")
 TPR_IN_DOMAIN: float | None = _OP.get("in_domain", {}).get("tpr")
 FPR_IN_DOMAIN: float | None = _OP.get("in_domain", {}).get("fpr")
-
-#: Columns this stage adds to the document row.
-SYNTHETIC_COLUMNS: list[tuple[str, pa.DataType, str]] = [
-    (
-        "synthetic_score",
-        pa.float32(),
-        "calibrated P(AI-generated) under equal priors, in [0, 1] (null: see synthetic_abstain_reason)",
-    ),
-    (
-        "sample_weight",
-        pa.float32(),
-        "training weight for the synthetic 'weight' mode: 1 - synthetic_score (1 when the score is null)",
-    ),
-    (
-        "synthetic_phrases",
-        pa.int32(),
-        "leaked chatbot phrases found ('As an AI language model', 'Sure! Here is a revised version:' ...)",
-    ),
-    (
-        "synthetic_abstain_reason",
-        pa.string(),
-        "why synthetic_score is null: not_english, too_short (< 50 words), not_prose (< 50 words in prose "
-        "lines, or under 30% of the words; menus, link lists, SERPs, product grids)",
-    ),
-]
-SYNTHETIC_COLUMN_NAMES = [name for name, _, _ in SYNTHETIC_COLUMNS]
 
 
 # --------------------------------------------------------------------------------------------------

@@ -36,7 +36,8 @@ import re
 import unicodedata
 
 import numpy as np
-import pyarrow as pa
+
+from transforms.schema import DUP_NGRAM_SIZES, TOP_NGRAM_SIZES
 
 # --------------------------------------------------------------------------------------------------
 # Languages and words
@@ -339,9 +340,6 @@ def _stop_word_variants(lang: str | None) -> frozenset[str] | None:
 # --------------------------------------------------------------------------------------------------
 # Gopher repetition
 # --------------------------------------------------------------------------------------------------
-
-TOP_NGRAM_SIZES = (2, 3, 4)
-DUP_NGRAM_SIZES = (5, 6, 7, 8, 9, 10)
 
 
 def _group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -750,47 +748,3 @@ def quality_signals(text: str | None, lang: str | None = None) -> dict:
     out.update(c4_signals(doc, doc.lang))
     out.update(fineweb_signals(doc, doc.lang))
     return out
-
-
-_F, _I, _B = pa.float32(), pa.int32(), pa.bool_()
-
-#: (name, Arrow type, description) of every column ``quality_signals`` returns, in that order.
-QUALITY_COLUMNS: list[tuple[str, pa.DataType, str]] = [
-    ("gopher_n_words", _I, "words with a letter or digit (quality.words: per character for zh/ja/th)"),
-    ("gopher_mean_word_length", _F, "mean word length, edge punctuation removed (null for zh/ja/th/ko...)"),
-    ("gopher_symbol_word_ratio", _F, "max('#' count, '...'/'…' count) per word"),
-    ("gopher_bullet_lines_frac", _F, "fraction of non-empty lines starting with a bullet"),
-    ("gopher_ellipsis_lines_frac", _F, "fraction of non-empty lines ending with '...' or '…'"),
-    ("gopher_alpha_words_frac", _F, "fraction of words containing a letter"),
-    ("gopher_stop_words", _I, "distinct stop words of the language present (null: no list for lang)"),
-    ("gopher_dup_line_frac", _F, "fraction of lines repeating an earlier line"),
-    ("gopher_dup_para_frac", _F, "fraction of paragraphs repeating an earlier paragraph"),
-    ("gopher_dup_line_char_frac", _F, "fraction of line characters in repeated lines"),
-    ("gopher_dup_para_char_frac", _F, "fraction of paragraph characters in repeated paragraphs"),
-    *[
-        (
-            f"gopher_top_{n}gram_char_frac",
-            _F,
-            f"fraction of word characters in the most frequent word {n}-gram",
-        )
-        for n in TOP_NGRAM_SIZES
-    ],
-    *[
-        (f"gopher_dup_{n}gram_char_frac", _F, f"fraction of word characters in repeated word {n}-grams")
-        for n in DUP_NGRAM_SIZES
-    ],
-    ("c4_n_lines", _I, "non-empty lines"),
-    ("c4_lines_kept_frac", _F, "fraction of lines C4 keeps (>= 3 words, no javascript/policy line)"),
-    ("c4_n_sentences", _I, "sentences in the lines C4 keeps"),
-    ("c4_lines_kept_terminal_frac", _F, "as c4_lines_kept_frac, lines must also end in terminal punctuation"),
-    ("c4_n_sentences_terminal", _I, "sentences in the lines kept with the terminal punctuation rule"),
-    ("c4_has_lorem_ipsum", _B, "a line of >= 3 words contains 'lorem ipsum'"),
-    ("c4_has_curly_bracket", _B, "a line of >= 3 words contains '{'"),
-    ("c4_has_javascript_line", _B, "a line of >= 3 words contains 'javascript'"),
-    ("c4_has_policy_line", _B, "a line of >= 3 words contains a cookie/terms/privacy-policy phrase"),
-    ("fineweb_line_punct_frac", _F, "fraction of lines ending in terminal punctuation"),
-    ("fineweb_short_line_frac", _F, "fraction of lines of <= 30 characters (wide characters count 2)"),
-    ("fineweb_dup_line_char_frac", _F, "fraction of line characters in repeated lines"),
-    ("fineweb_newline_word_ratio", _F, "line breaks between non-empty lines per word"),
-]
-QUALITY_COLUMN_NAMES = [name for name, _, _ in QUALITY_COLUMNS]

@@ -21,14 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import pyarrow as pa
-
-URL_COLUMNS: list[tuple[str, pa.DataType, str]] = [
-    ("url_blocked_domain", pa.bool_(), "domain or a parent domain is on the domain block list"),
-    ("url_blocked_url", pa.bool_(), "the normalised URL is on the URL block list"),
-    ("url_hard_banned_words", pa.int32(), "URL tokens on the hard banned-word list"),
-    ("url_soft_banned_words", pa.int32(), "URL tokens on the soft banned-word list"),
-]
+from transforms.schema import URL_COLUMN_NAMES
 
 _TOKEN = re.compile(r"[^a-z0-9]+")
 
@@ -83,7 +76,7 @@ class UrlLists:
 def url_signals(url: str | None, lists: UrlLists) -> dict:
     """The url_* columns of one URL (all null when there is no URL)."""
     if not url:
-        return dict.fromkeys(name for name, _, _ in URL_COLUMNS)
+        return dict.fromkeys(URL_COLUMN_NAMES)
     normalized = normalize_url(url)
     host = normalized.split("/", 1)[0].split("?", 1)[0]
     tokens = [t for t in _TOKEN.split(normalized) if t]

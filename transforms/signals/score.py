@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from transforms import langid, quality
-from transforms.quality_model import QualityModel
 from transforms.schema import STATUS_FAILED
-from transforms.synthetic import SyntheticScorer, shipped_scorer
+from transforms.signals import langid, quality
+from transforms.signals.quality_model import QualityModel
+
+if TYPE_CHECKING:  # the synthetic scorer imports the quality module's words: load it when scoring
+    from transforms.synthetic import SyntheticScorer
 
 
 @dataclass
@@ -24,6 +27,8 @@ class Scorers:
 
     @classmethod
     def load(cls, quality_model_path: str | None = None) -> Scorers:
+        from transforms.synthetic import shipped_scorer
+
         return cls(
             lid=langid.load_model(),
             synthetic=shipped_scorer(),

@@ -128,7 +128,7 @@ class QualityModel:
 
     @classmethod
     def load(cls, path: str) -> QualityModel:
-        from transforms.langid import load_model
+        from transforms.signals.langid import load_model
 
         return cls(load_model(path))
 

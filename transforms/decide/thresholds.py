@@ -1,25 +1,25 @@
-"""decide: the one place where scores become keep / reject, driven by one thresholds config.
+"""The thresholds config: read once per run, checked, and turned into `Thresholds` where it is applied.
 
-Rules are data (pipeline/thresholds.toml): each names a column and inclusive bounds. A row is kept when
-it fails no enabled rule; otherwise `reject_reason` is the first failed rule in config order and
-`failed_rules` lists them all. Rows that already failed (extraction timeout, unreadable record) are
-passed through untouched: a failure is not a quality judgement.
+Rules are data (pipeline/thresholds.toml): each names a column and inclusive bounds (``rules.decide``
+applies them). A run reads the file once, at launch (``read_thresholds``): the config travels to every
+stage as plain JSON-able data (the file's tables, with the block lists' entries in place of their file
+names), so workers need neither the file nor its lists; each stage builds its `Thresholds` from it
+(``thresholds_from_config``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 
-from transforms.schema import COLUMN_NAMES, SCHEMA, STATUS_FAILED, STATUS_KEPT, STATUS_REJECTED
-from transforms.synthetic import sample_weight
-from transforms.urlfilter import UrlLists, url_signals
+from transforms.decide.urlfilter import UrlLists
+from transforms.schema import COLUMN_NAMES, SCHEMA
 
 URL_LIST_KEYS = {"domains", "urls", "hard_words", "soft_words"}
 
@@ -67,17 +67,51 @@ def default_thresholds_path() -> Path:
     return Path(str(resources.files("pipeline").joinpath("thresholds.toml")))
 
 
-def load_thresholds(path: str | Path | None = None) -> Thresholds:
-    """Read and check a thresholds TOML file; errors name the file and the offending rule."""
-    path = Path(path) if path else default_thresholds_path()
+def _read_toml(path: Path) -> dict:
     try:
         with open(path, "rb") as f:
-            raw = tomllib.load(f)
+            return tomllib.load(f)
     except OSError as exc:
         raise ValueError(f"cannot read thresholds config {path}: {exc.strerror}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"thresholds config {path} is not valid TOML: {exc}") from exc
-    return thresholds_from_dict(raw, source=str(path), base_dir=path.parent)
+
+
+def load_thresholds(path: str | Path | None = None) -> Thresholds:
+    """Read and check a thresholds TOML file; errors name the file and the offending rule."""
+    path = Path(path) if path else default_thresholds_path()
+    return thresholds_from_dict(_read_toml(path), source=str(path), base_dir=path.parent)
+
+
+def read_thresholds(path: str | Path | None = None) -> dict:
+    """A thresholds TOML file (default: the packaged one) -> the config as plain JSON-able data, checked.
+
+    The file's tables, with ``source`` (the file), the [url_filter] lists' entries (sorted) in place of
+    their file names and the [cohort] cutoff as an ISO date. `thresholds_from_config` turns it into
+    `Thresholds` without reading any file; the [cascade] table is there as written."""
+    path = Path(path) if path else default_thresholds_path()
+    raw = _read_toml(path)
+    th = thresholds_from_dict(raw, source=str(path), base_dir=path.parent)
+    config = {**raw, "source": str(path)}
+    config["url_filter"] = {key: sorted(getattr(th.url_lists, key)) for key in raw.get("url_filter", {})}
+    if "cutoff" in raw.get("cohort", {}):
+        config["cohort"] = {**raw["cohort"], "cutoff": th.cohort_cutoff.isoformat()}
+    return config
+
+
+def thresholds_from_config(config: dict) -> Thresholds:
+    """The config of `read_thresholds` -> Thresholds (no file is read)."""
+    raw = {key: value for key, value in config.items() if key not in ("source", "url_filter")}
+    if "cutoff" in raw.get("cohort", {}):
+        raw["cohort"] = {**raw["cohort"], "cutoff": datetime.date.fromisoformat(raw["cohort"]["cutoff"])}
+    th = thresholds_from_dict(raw, source=config.get("source", "<config>"))
+    lists = {key: frozenset(entries) for key, entries in config.get("url_filter", {}).items()}
+    return dataclasses.replace(th, url_lists=UrlLists(**lists))
+
+
+def as_config(thresholds: dict | str | Path | None) -> dict:
+    """A config from `read_thresholds` as it is; a path (or None: the packaged file) read and checked."""
+    return thresholds if isinstance(thresholds, dict) else read_thresholds(thresholds)
 
 
 def _url_lists(table: dict, source: str, base_dir: Path) -> UrlLists:
@@ -162,69 +196,3 @@ def thresholds_from_dict(raw: dict, source: str = "<dict>", base_dir: Path | Non
         cohort_keep=keep,
         post_llm_weight=float(cohort.get("post_llm_weight", 1.0)),
     )
-
-
-def _fails(rule: Rule, row: dict, th: Thresholds) -> bool:
-    value = row.get(rule.column)
-    if rule.name == LANGUAGE_NOT_KEPT:
-        return bool(th.lang_keep) and value not in th.lang_keep
-    if rule.name == COHORT_NOT_KEPT:
-        return bool(th.cohort_keep) and value not in th.cohort_keep
-    if value is None:
-        return False
-    low, high = rule.min, rule.max
-    if rule.name == LANGUAGE_SCORE:
-        low = th.lang_min_score_by_lang.get(row.get("lang"), th.lang_min_score)
-    elif rule.name == SYNTHETIC:
-        if th.synthetic_mode != "drop":
-            return False
-        high = th.synthetic_drop_above
-    elif rule.name == SYNTHETIC_DOMAIN and not th.reject_synthetic_domains:
-        return False
-    if isinstance(value, float):
-        # Float columns are float32 in Parquet: compare in float32, so that a value decides the same before
-        # and after a Parquet round trip (recurate), and 3/10 (0.30000001) does not fail max=0.3.
-        value, low, high = _float32(value), _float32(low), _float32(high)
-    return (low is not None and value < low) or (high is not None and value > high)
-
-
-def _float32(bound: float | None) -> float | None:
-    return None if bound is None else float(np.float32(bound))
-
-
-def cohort_of(row: dict, cutoff: datetime.date) -> str | None:
-    """'pre_llm' when the text was first seen before `cutoff`, else 'post_llm'; None without any date.
-
-    First seen is the row's first_seen_date (the earliest copy in its duplicate cluster) when dedup set it,
-    else its own fetch_date.
-    """
-    seen = row.get("first_seen_date") or row.get("fetch_date")
-    if seen is None:
-        return None
-    day = seen.date() if isinstance(seen, datetime.datetime) else seen
-    return "pre_llm" if day < cutoff else "post_llm"
-
-
-def failed_rules(row: dict, th: Thresholds) -> list[str]:
-    """Names of every enabled rule the row fails, in config order."""
-    return [r.name for r in th.rules if r.enabled and _fails(r, row, th)]
-
-
-def decide(row: dict, th: Thresholds) -> dict:
-    """Set status, reject_reason and failed_rules on a scored row (a new dict).
-
-    The URL signals are computed here, from the config's block lists, so that a new config (`pristine
-    recurate`) re-applies new lists as well as new thresholds.
-    """
-    row = dict(row)
-    if row.get("status") == STATUS_FAILED:
-        return row
-    row.update(url_signals(row.get("url"), th.url_lists))
-    row["cohort"] = cohort_of(row, th.cohort_cutoff)
-    weight = sample_weight(row.get("synthetic_score")) if th.synthetic_mode == "weight" else 1.0
-    row["sample_weight"] = weight * (th.post_llm_weight if row["cohort"] == "post_llm" else 1.0)
-    failed = failed_rules(row, th)
-    row["failed_rules"] = failed
-    row["reject_reason"] = failed[0] if failed else None
-    row["status"] = STATUS_REJECTED if failed else STATUS_KEPT
-    return row
