@@ -62,7 +62,14 @@ setup(
     version="0.1.0",
     description="Curate Common Crawl WARC files into human-written, deduplicated Parquet with provenance",
     python_requires=">=3.11,<3.12",
-    packages=["pipeline", "transforms", "transforms.dedup", "transforms.extract", "transforms.synthetic"],
+    packages=[
+        "pipeline",
+        "transforms",
+        "transforms.dedup",
+        "transforms.extract",
+        "transforms.read",
+        "transforms.synthetic",
+    ],
     package_data={"pipeline": ["*.toml", "blocklists/*.txt"], "transforms": ["models/*"]},
     install_requires=INSTALL_REQUIRES,
     extras_require={

