@@ -149,19 +149,8 @@ def iter_stream(
                         name, stream.file_offset(pos), crawl, "no_records", "no record in the file"
                     )
                 return
-            kind, detail, offset = stream.error
-            resume, bad = stream.resync()
-            if resume is not None:  # there is more after it: no end of the file, nor of the gzip data
-                kind = {"trailing_garbage": "junk_between_members", "truncated_gzip": "bad_gzip"}.get(
-                    kind, kind
-                )
-            detail = f"{detail}{stream.resync_note(offset)}"
-            if not reported:
-                yield unreadable(name, offset, crawl, kind, detail)
-            for at in bad:
-                yield unreadable(
-                    name, at, crawl, "bad_gzip", "gzip member that does not decompress to a record"
-                )
+            markers, resume = _stream_error(stream, name, crawl, reported)
+            yield from markers
             if resume is None:
                 return
             stream.restart(resume)
@@ -180,6 +169,22 @@ def iter_stream(
             stream.restart(result.restart)
             it = RecordIterator(stream, fmt=stream.format)
             reported = False
+
+
+def _stream_error(
+    stream: ArchiveStream, name: str, crawl: str | None, reported: bool
+) -> tuple[list[Record], int | None]:
+    """The markers of the error that ended `stream` (none for it when a record `reported` it already; one
+    ``bad_gzip`` per gzip header skipped), and the file offset to resume at (None: nothing after it)."""
+    kind, detail, offset = stream.error
+    resume, bad = stream.resync()
+    if resume is not None:  # there is more after it: no end of the file, nor of the gzip data
+        kind = {"trailing_garbage": "junk_between_members", "truncated_gzip": "bad_gzip"}.get(kind, kind)
+    detail = f"{detail}{stream.resync_note(offset)}"
+    markers = [] if reported else [unreadable(name, offset, crawl, kind, detail)]
+    skipped = "gzip member that does not decompress to a record"
+    markers += [unreadable(name, at, crawl, "bad_gzip", skipped) for at in bad]
+    return markers, resume
 
 
 def _reader_back_at(stream: ArchiveStream, it: RecordIterator, pos: int):
