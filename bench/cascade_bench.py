@@ -51,11 +51,11 @@ def _keep_columns() -> tuple[str, ...]:
 
 def _warc_pages(paths: list[str]) -> list[tuple[str, str | None, bytes, str | None, int]]:
     """(key, url, body, charset header, copies) per distinct HTML payload of these WARC files."""
-    from transforms import warc
+    from transforms.read import iter_records
 
     pages: dict[str, list] = {}
     for path in paths:
-        for rec in warc.iter_records(path):
+        for rec in iter_records(path):
             if not rec.is_html or rec.body is None or rec.failure_reason:
                 continue
             key = hashlib.sha1(rec.body + (rec.charset_header or "").encode()).hexdigest()
@@ -68,7 +68,7 @@ def _warc_pages(paths: list[str]) -> list[tuple[str, str | None, bytes, str | No
 
 def load_pages(source: str) -> list[tuple[str, str | None, str, int]]:
     """(id, url, html, copies) of one source."""
-    from transforms import warc
+    from transforms.read import decode_html
 
     if source in ("warc", "corpus"):
         if source == "warc":
@@ -80,14 +80,14 @@ def load_pages(source: str) -> list[tuple[str, str | None, str, int]]:
                 raise SystemExit("no bench corpus: run `make bench-corpus` first")
         out = []
         for key, url, body, charset_header, copies in _warc_pages(files):
-            html, _ = warc.decode_html(body, charset_header)
+            html, _ = decode_html(body, charset_header)
             out.append((key, url, html, copies))
         return out
     if source == "pre2022":
         pages = []
         for path in sorted(glob.glob(str(DATA / "web-pages-pre2022" / "pages" / "*.html.gz"))):
             with gzip.open(path, "rb") as f:
-                html, _ = warc.decode_html(f.read(), None)
+                html, _ = decode_html(f.read(), None)
             pages.append((os.path.basename(path), None, html, 1))
         return pages
     if source == "aeb":

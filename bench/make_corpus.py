@@ -44,7 +44,7 @@ _WORD = re.compile(rb"[A-Za-z]{4,}")
 
 def warc_sample_pages(data: Path) -> list[dict]:
     """Distinct HTML payloads of the WARC samples, as pristine's reader yields them (file order)."""
-    from transforms.warc import iter_records
+    from transforms.read import iter_records
 
     pages, seen = [], set()
     files = sorted(glob.glob(str(data / "warc-samples" / "**" / "*"), recursive=True))

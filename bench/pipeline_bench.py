@@ -5,8 +5,8 @@
 ``bare`` runs every stage of the pipeline over the benchmark corpus (bench/make_corpus.py) in one process,
 one stage after the other, with the same functions the Beam DoFns call and nothing else:
 
-    read      transforms.warc.iter_records + pipeline.graph.response_row (every record of every file)
-    extract   warc.decode_html + transforms.extract.Extractor (time-limited child, as the pipeline runs it;
+    read      transforms.read.iter_records + transforms.read.documents.response_row (every record of every file)
+    extract   transforms.read.decode_html + transforms.extract.Extractor (time-limited child, as the pipeline runs it;
               CPU of this process and of the child)
     langid    transforms.signals.langid.identify, batches of 256 (signals.beam.SCORE_BATCH)
     quality   transforms.signals.quality.quality_signals per document
@@ -94,12 +94,12 @@ class Clock:
 def bare(
     corpus: Path, extractor: str, files: int | None, skip: set[str], cascade: bool = True, reuse: bool = True
 ) -> dict:
-    from pipeline.graph import response_row
-    from transforms import warc
     from transforms.decide import decide, load_thresholds, read_thresholds
     from transforms.extract import Extractor
     from transforms.extract.cascade import load_cascade
     from transforms.extract.reuse import PayloadCache, extract_response
+    from transforms.read import iter_records
+    from transforms.read.documents import response_row
     from transforms.schema import STATUS_FAILED
     from transforms.signals import langid, quality
     from transforms.sink import partition_of
@@ -114,7 +114,7 @@ def bare(
     items, n_records = [], 0
     with Clock() as c:
         for path in paths:
-            for rec in warc.iter_records(path):
+            for rec in iter_records(path):
                 n_records += 1
                 if rec.is_html:
                     items.append((response_row(rec, None), rec.body, rec.charset_header))
@@ -236,12 +236,12 @@ def readers(corpus: Path, files: int | None) -> dict:
     from fastwarc.warc import WarcRecordType
     from warcio.archiveiterator import ArchiveIterator
 
-    from transforms import warc
+    from transforms.read import iter_records
 
     paths = corpus_files(corpus, files)
     out = {}
     with Clock() as c:
-        n = sum(1 for path in paths for _ in warc.iter_records(path))
+        n = sum(1 for path in paths for _ in iter_records(path))
     out["pristine"] = {"cpu_s": c.seconds, "records": n}
     with Clock() as c:
         n = 0

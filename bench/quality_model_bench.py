@@ -15,8 +15,8 @@ import random
 import tempfile
 from pathlib import Path
 
-from transforms import warc
 from transforms.extract import extract_resiliparse
+from transforms.read import decode_html, iter_records
 from transforms.signals.quality_model import QualityModel, TrainSettings, train_quality_model
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -27,9 +27,9 @@ def texts() -> tuple[list[str], list[str]]:
     good = [v["articleBody"] for _, v in sorted(truth.items())]
     bad = []
     for path in sorted((SHARED / "warc-samples" / "serp-archive-query-log").glob("*.warc.gz")):
-        for rec in warc.iter_records(str(path)):
+        for rec in iter_records(str(path)):
             if rec.is_html and not rec.failure_reason:
-                text = extract_resiliparse(warc.decode_html(rec.body, rec.charset_header)[0]).text
+                text = extract_resiliparse(decode_html(rec.body, rec.charset_header)[0]).text
                 if text and len(text.split()) > 20:
                     bad.append(text)
     return good, bad

@@ -11,7 +11,7 @@ Every stage takes and gives rows: dicts with the columns of `transforms.schema.S
 fail a stage become ``status="failed"`` rows with a ``failure_reason``; later stages pass them through.
 
 PTransforms (transforms/<stage>/beam.py)   pure functions (no Beam) they wrap
-  ReadWarc      paths -> rows with text   transforms.warc.iter_records, transforms.extract.Extractor
+  ReadWarc      paths -> rows with text   transforms.read.iter_records, transforms.extract.Extractor
   Score         rows -> signal columns    transforms.signals.score_rows (language, quality, synthetic)
   Deduplicate   rows -> dedup columns     transforms.dedup (minhash, lsh_params, ...)
   Decide        rows -> keep / reject     transforms.decide.decide, read_thresholds
@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-from pipeline import graph
 from transforms.decide.beam import Decide
 from transforms.dedup import DedupConfig, Deduplicate
 from transforms.extract.beam import ExtractText
+from transforms.read.beam import ReadHtmlResponses
 from transforms.signals.beam import Score
 from transforms.sink.beam import WriteDocuments
 
@@ -46,14 +46,5 @@ class ReadWarc(beam.PTransform):
         self.crawl, self.extractor, self.time_limit_s = crawl, extractor, time_limit_s
 
     def expand(self, patterns):
-        from apache_beam.io import fileio
-
-        read = (
-            patterns
-            | "match files" >> fileio.MatchAll()
-            | "byte ranges" >> beam.FlatMap(graph.byte_ranges)
-            | "spread byte ranges" >> beam.Reshuffle()
-            | "read warc"
-            >> beam.ParDo(graph.ReadWarcFile(self.crawl)).with_outputs(graph.ReadWarcFile.COUNTS, main="rows")
-        )
-        return read.rows | "extract text" >> ExtractText(self.extractor, self.time_limit_s)
+        responses, _ = patterns | "read warc" >> ReadHtmlResponses(self.crawl)
+        return responses | "extract text" >> ExtractText(self.extractor, self.time_limit_s)

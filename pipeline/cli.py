@@ -20,10 +20,10 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline import options
 from pipeline.stats import nest, read_stats, summary, write_stats_file
-from transforms import httpfs
+from transforms.read import beam as read_beam
 from transforms.sink import ROOT_OF_STATUS
 
-assert httpfs  # registers http(s):// with Beam's FileSystems for --input URLs
+assert read_beam  # registers http(s):// with Beam's FileSystems for --input URLs
 
 MANAGED_OUTPUTS = [
     *ROOT_OF_STATUS.values(),

@@ -10,6 +10,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from transforms.read.documents import repair_utf8
+
 BATCH_ROWS = 1024
 
 
@@ -20,22 +22,6 @@ def corpus_format(path: str | Path) -> str:
     if name.endswith(".parquet"):
         return "parquet"
     raise ValueError(f"{path}: unknown corpus format (expected .jsonl, .jsonl.gz or .parquet)")
-
-
-def repair_utf8(value):
-    """Strings (also inside lists and dicts) with lone UTF-16 surrogates, which JSON allows ("\\ud800") but
-    no UTF-8 coder or Parquet file accepts, with each one replaced by U+FFFD; other values unchanged."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-            return value
-        except UnicodeEncodeError:
-            return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    if isinstance(value, list):
-        return [repair_utf8(v) for v in value]
-    if isinstance(value, dict):
-        return {repair_utf8(k): repair_utf8(v) for k, v in value.items()}
-    return value
 
 
 def read_records(path: str | Path) -> Iterator[dict]:

@@ -33,19 +33,19 @@ from pipeline.stats import (
     merge_synthetic,
     write_stats_file,
 )
+from transforms.crawl import crawl_id
 
 SOURCES = {"s3": "s3://commoncrawl", "https": "https://data.commoncrawl.org"}
-CRAWL_ID = re.compile(r"^CC-MAIN-(\d{4})-(\d{2})$")
 MANIFEST = "manifest.jsonl"
 BATCH_STATS_DIR = "_batches"
 
 
 def crawl_key(crawl: str) -> tuple[int, int]:
     """CC-MAIN-2024-10 -> (2024, 10), for oldest-first ordering; ValueError for other names."""
-    match = CRAWL_ID.match(crawl)
-    if not match:
+    found = crawl_id(crawl)
+    if not found or found[0] != crawl:
         raise ValueError(f"{crawl!r} is not a Common Crawl snapshot id (CC-MAIN-YYYY-WW)")
-    return int(match.group(1)), int(match.group(2))
+    return found[1], found[2]
 
 
 def source_root(source: str) -> str:
@@ -159,8 +159,8 @@ def reference_files(output: str, crawl: str) -> list[str]:
     older = []
     for meta in files:
         name = meta.path.rsplit("/", 1)[-1].removeprefix("synthetic_by_domain-")
-        match = re.match(r"^(CC-MAIN-\d{4}-\d{2})-b\d+-", name)
-        if match and crawl_key(match.group(1)) < crawl_key(crawl):
+        found = crawl_id(name)
+        if found and re.match(r"-b\d+-", name[len(found[0]) :]) and crawl_key(found[0]) < crawl_key(crawl):
             older.append(meta.path)
     return sorted(older)
 

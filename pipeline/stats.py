@@ -14,13 +14,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from transforms.read.record import UNREADABLE_INPUTS, UNREADABLE_LISTED
 from transforms.schema import STATUS_FAILED, STATUS_KEPT, STATUS_REJECTED
 
 STATS_FILE = "stats.json"
-UNREADABLE_INPUTS = (
-    "unreadable_inputs"  # [{file, offset, reason, detail}, ...]: the first ones, by file and offset
-)
-UNREADABLE_LISTED = 100  # most unreadable inputs listed in stats.json (every one is a row in failed/)
 SUMMARY_LISTED = 10  # most listed in the terminal summary
 
 

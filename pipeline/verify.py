@@ -4,7 +4,7 @@
 
 Every row of ``RUN_DIR/curated``, ``rejected`` and ``failed`` names its source record by
 ``warc_filename`` and ``warc_offset``. For each row checked, that record is read again on its own
-(`transforms.warc.read_record_at`) and the row must agree with it:
+(`transforms.read.read_record_at`) and the row must agree with it:
 
 - ``unreadable``: there is a record at that offset (else nothing else can be checked);
 - ``warc_record_id``, ``url``, ``payload_digest``: the row's values are the record's;
@@ -12,7 +12,7 @@ Every row of ``RUN_DIR/curated``, ``rejected`` and ``failed`` names its source r
   (`Record.digest_verified` is not False; a record without digests passes);
 - ``id``: the row id is the one derived from (file name, record id, offset);
 - ``failure_reason``: a row that failed while being read fails the same way again;
-- ``text``: the text reproduces: the record's HTML payload decoded with `warc.decode_html` and
+- ``text``: the text reproduces: the record's HTML payload decoded with `decode_html` and
   extracted with the row's extractor gives the row's ``text`` exactly (``extract_failed`` if the
   extractor fails this time, e.g. a time-out on a busy machine).
 
@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from transforms import warc
+from transforms.read import decode_html, read_record_at
 from transforms.schema import document_id
 
 ROOTS = ("curated", "rejected", "failed")
@@ -139,7 +139,7 @@ def verify_run(run_dir: str | Path, sample: int | None = None, seed: int = 0) ->
 
 
 def is_unreadable_row(row: dict) -> bool:
-    """A failed row that names an unreadable file or record (pipeline.graph.unreadable_row), no document."""
+    """A failed row that names an unreadable file or record (transforms.read.documents.unreadable_row), no document."""
     name = posixpath.basename(row["warc_filename"] or "")
     return row["id"] == document_id(name, row["warc_record_id"], row["warc_offset"], "unreadable")
 
@@ -161,7 +161,7 @@ def _check_row(row: dict, extractors: dict, report: VerifyReport) -> list[Verify
     if not row["warc_filename"]:
         fail("unreadable", "the row names no WARC file")
         return failures
-    record = warc.read_record_at(row["warc_filename"], row["warc_offset"])
+    record = read_record_at(row["warc_filename"], row["warc_offset"])
     if record.record_type == "unreadable":
         fail("unreadable", f"{record.failure_reason}: {record.failure_detail}")
         return failures
@@ -190,7 +190,7 @@ def _check_row(row: dict, extractors: dict, report: VerifyReport) -> list[Verify
     kind = row["extractor"]
     if kind not in extractors:
         extractors[kind] = Extractor(kind)
-    html, _ = warc.decode_html(record.body, record.charset_header)
+    html, _ = decode_html(record.body, record.charset_header)
     result = extractors[kind].extract(html, row["url"])
     report.text_checked += 1
     if result.failure_reason:

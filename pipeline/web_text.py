@@ -95,11 +95,11 @@ def warc_files() -> list[Path]:
 
 
 def _warc_pages():
-    from transforms import warc
+    from transforms.read import iter_records
 
     for path in warc_files():
         rel = path.relative_to(WARC_DIR).as_posix()
-        for rec in warc.iter_records(str(path)):
+        for rec in iter_records(str(path)):
             if not rec.is_html or rec.failure_reason or rec.body is None:
                 continue
             fetched = rec.fetch_date
@@ -214,7 +214,7 @@ def _input_files() -> list[Path]:
 
 
 # the code that turns a page into the text pristine writes: this module, the graph, reading and extraction
-CODE_MODULES = ("pipeline.web_text", "pipeline.graph", "transforms.extract", "transforms.warc")
+CODE_MODULES = ("pipeline.web_text", "pipeline.graph", "transforms.extract", "transforms.read")
 
 
 def _code_files() -> list[Path]:

@@ -18,7 +18,6 @@ from conftest import REPO, WARC_SAMPLES
 
 from pipeline import cli
 from pipeline.stats import read_stats
-from transforms import warc
 from transforms.decide import load_thresholds, read_thresholds, thresholds_from_dict
 from transforms.extract import KIND_PAGE_TEXT, KIND_TRAFILATURA, Extractor, ExtractResult
 from transforms.extract.cascade import (
@@ -29,6 +28,7 @@ from transforms.extract.cascade import (
     skip_reason,
 )
 from transforms.extract.reuse import PayloadCache, payload_key
+from transforms.read import iter_records, iter_records_in_range, ranges, split_ranges
 
 ARTICLE = (
     "<html><head><title>A title</title></head><body><nav>Home | News | About</nav><article><h1>Heading</h1>"
@@ -217,22 +217,22 @@ def test_byte_ranges_read_every_record_once(shared_data, tmp_path):
         size = os.path.getsize(path)
         whole = [
             (r.warc_offset, r.record_type, r.warc_record_id, r.failure_reason, r.crawl, r.digest_verified)
-            for r in warc.iter_records(path)
+            for r in iter_records(path)
         ]
         for range_bytes in (1500, 300):
-            ranges = warc.split_ranges(path, size, range_bytes)
+            ranges = split_ranges(path, size, range_bytes)
             split += len(ranges) > 1
             parts = [
                 (r.warc_offset, r.record_type, r.warc_record_id, r.failure_reason, r.crawl, r.digest_verified)
                 for start, end in ranges
-                for r in warc.iter_records_in_range(path, start, end)
+                for r in iter_records_in_range(path, start, end)
             ]
             assert parts == whole, (path, range_bytes)
     assert split > 100  # most samples are per-record gzip, and were split
     # whole-file gzip and uncompressed files are one range
     plain = tmp_path / "plain.warc"
     plain.write_bytes(b"WARC/1.0\r\nWARC-Type: warcinfo\r\nContent-Length: 0\r\n\r\n\r\n\r\n" * 100)
-    assert warc.split_ranges(str(plain), plain.stat().st_size, 100) == [(0, None)]
+    assert split_ranges(str(plain), plain.stat().st_size, 100) == [(0, None)]
 
 
 def test_pipeline_output_is_the_same_in_byte_ranges(shared_data, tmp_path, monkeypatch):
@@ -240,8 +240,8 @@ def test_pipeline_output_is_the_same_in_byte_ranges(shared_data, tmp_path, monke
     assert files
     whole = tmp_path / "whole"
     assert cli.main(["run", "--input", *files, "--output", str(whole)]) == 0
-    monkeypatch.setattr(warc, "RANGE_BYTES", 5000)
-    assert any(len(warc.split_ranges(f, os.path.getsize(f))) > 1 for f in files)
+    monkeypatch.setattr(ranges, "RANGE_BYTES", 5000)
+    assert any(len(split_ranges(f, os.path.getsize(f))) > 1 for f in files)
     ranged = tmp_path / "ranged"
     assert cli.main(["run", "--input", *files, "--output", str(ranged)]) == 0
     a, b = read_rows(whole), read_rows(ranged)

@@ -38,8 +38,9 @@ import json, sys, tomllib
 from pathlib import Path
 import pipeline, transforms
 from pipeline import graph, options
-from transforms import decide, extract, signals, sink, warc
+from transforms import decide, extract, read, signals, sink
 from transforms.decide.beam import DecideFn
+from transforms.read import beam
 from transforms.signals import langid
 where = {m.__name__: m.__file__ for m in (pipeline, transforms, graph)}
 assert all(f.startswith(sys.argv[1]) for f in where.values()), where

@@ -11,7 +11,8 @@ import pytest
 from apache_beam.io.filesystems import FileSystems
 from conftest import WARC_SAMPLES
 
-from transforms import httpfs, warc
+from transforms.read import http_reader as httpfs
+from transforms.read import iter_records
 
 SAMPLE = WARC_SAMPLES / "commoncrawl" / "warcfile.warc.gz"
 
@@ -79,7 +80,7 @@ def server(monkeypatch):
 
 
 def records(path):
-    return [(r.record_type, r.warc_record_id, r.warc_offset, r.body) for r in warc.iter_records(path)]
+    return [(r.record_type, r.warc_record_id, r.warc_offset, r.body) for r in iter_records(path)]
 
 
 def test_reads_a_warc_over_http_like_a_local_file(server):
@@ -102,7 +103,7 @@ def test_throttling_and_resets_are_retried_and_resumed(server):
 def test_missing_file_is_not_retried_and_names_the_url(server):
     url = f"{server}/no/such.warc.gz"
     assert not FileSystems.exists(url)
-    [rec] = list(warc.iter_records(url))  # the reader turns it into a counted failure, not a crash
+    [rec] = list(iter_records(url))  # the reader turns it into a counted failure, not a crash
     assert rec.record_type == "unreadable" and "no/such.warc.gz" in (rec.failure_detail or "")
     assert len([p for p, _ in FaultyHandler.requests if p == "/no/such.warc.gz"]) == 1
 

@@ -21,7 +21,6 @@ BEAM_MODULES = {
     "pipeline.options": "the PipelineOptions subclass every flag lives in",
     "pipeline.snapshots": "backfill: reads warc.paths.gz and its manifest through Beam's FileSystems",
     "transforms.beam_util": "what the stages' beam.py share: dead letters and stage clocks (Beam Metrics)",
-    "transforms.httpfs": "a Beam FileSystem for http(s):// inputs",
 }
 
 
@@ -59,7 +58,12 @@ def test_only_the_beam_wrappers_load_beam():
     modules = all_modules()
     assert set(BEAM_MODULES) <= set(modules), set(BEAM_MODULES) - set(modules)
     assert "transforms.schema" in modules and "transforms.signals.beam" in modules
+    assert "transforms.read.archive" in modules and "transforms.crawl" in modules
     assert_no_beam([m for m in modules if not is_beam_module(m)])
+
+
+def test_the_check_sees_beam():
+    assert import_alone("transforms.read.beam")[1:] == (0, "beam")
 
 
 def top_level_imports(path: Path) -> set[str]:

@@ -11,7 +11,7 @@ from conftest import WARC_SAMPLES
 
 from pipeline import cli
 from pipeline.stats import read_stats
-from transforms import warc
+from transforms.read import iter_records, read_record_at
 from transforms.schema import SCHEMA
 from transforms.sink import file_schema
 from transforms.synthetic import shipped_bins
@@ -55,7 +55,7 @@ def test_every_html_response_is_accounted_for(all_samples_run):
     assert sum(stats["rejected_by_reason"].values()) == stats["rejected"]
     assert sum(stats.get("failed_by_reason", {}).values()) == stats["failed"]
     # the pipeline's count of HTML responses equals the reader's, file by file
-    expected = sum(sum(r.is_html for r in warc.iter_records(str(f))) for f in files)
+    expected = sum(sum(r.is_html for r in iter_records(str(f))) for f in files)
     assert stats["html_responses"] == expected
     # and it saw every kind of record the samples hold
     assert {"warcinfo", "request", "response", "metadata", "revisit"} <= set(stats["records_read"])
@@ -125,7 +125,7 @@ def test_provenance_seeks_back_to_the_record(all_samples_run):
     assert len(rows) > 500
     for r in rows:
         assert r["warc_filename"] and r["warc_offset"] is not None and r["warc_record_id"]
-        rec = warc.read_record_at(r["warc_filename"], r["warc_offset"])
+        rec = read_record_at(r["warc_filename"], r["warc_offset"])
         assert rec.warc_record_id == r["warc_record_id"], (r["warc_filename"], r["warc_offset"])
         assert rec.url == r["url"]
 

@@ -11,8 +11,8 @@ from conftest import WARC_SAMPLES
 from pipeline import cli
 from pipeline.corpus import read_records
 from pipeline.stats import read_stats
-from transforms import warc
 from transforms.extract import extract_resiliparse
+from transforms.read import decode_html, iter_records
 from transforms.schema import QUALITY_COLUMNS
 
 FILES = [
@@ -156,9 +156,9 @@ def test_score_repairs_lone_surrogates_in_any_field(tmp_path):
 def serp_texts():
     texts = []
     for path in sorted((WARC_SAMPLES / "serp-archive-query-log").rglob("*.warc.gz")):
-        for rec in warc.iter_records(str(path)):
+        for rec in iter_records(str(path)):
             if rec.is_html and not rec.failure_reason:
-                html, _ = warc.decode_html(rec.body, rec.charset_header)
+                html, _ = decode_html(rec.body, rec.charset_header)
                 text = extract_resiliparse(html).text
                 if text and len(text.split()) > 20:
                     texts.append(text)

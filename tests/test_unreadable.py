@@ -9,23 +9,23 @@ from conftest import WARC_SAMPLES
 
 from pipeline import cli
 from pipeline.stats import read_stats
-from transforms import warc
+from transforms.read import iter_records, not_archive, unreadable_input
 
 CC_FILE = WARC_SAMPLES / "commoncrawl" / "warcfile.warc.gz"
 BAD_ARC = WARC_SAMPLES / "edge-cases" / "bad.arc"
 
 
 def test_plainly_not_warc_input_is_named_with_the_input_format_to_use(tmp_path):
-    assert warc.not_archive(b"") == ("empty_file", "the file is empty: no WARC/ARC record in it")
-    reason, detail = warc.not_archive(b'{"text": "a page"}\n{"text": "another"}\n')
+    assert not_archive(b"") == ("empty_file", "the file is empty: no WARC/ARC record in it")
+    reason, detail = not_archive(b'{"text": "a page"}\n{"text": "another"}\n')
     assert reason == "not_warc" and "JSON Lines" in detail and "--input-format jsonl" in detail
-    reason, detail = warc.not_archive(b"PAR1\x15\x04")
+    reason, detail = not_archive(b"PAR1\x15\x04")
     assert reason == "not_warc" and "--input-format parquet" in detail
-    reason, detail = warc.not_archive(b"just some notes\nand more\n")
+    reason, detail = not_archive(b"just some notes\nand more\n")
     assert reason == "not_warc" and "'just some notes'" in detail
-    assert warc.not_archive(b"\x00\x01\x02\x03garbage\x00\x00")[0] == "not_warc"
+    assert not_archive(b"\x00\x01\x02\x03garbage\x00\x00")[0] == "not_warc"
     # a damaged archive is not "not WARC": its own markers say where it is damaged
-    assert warc.not_archive(b"WARC/1.0\r\nWARC-Type: resp") is None
+    assert not_archive(b"WARC/1.0\r\nWARC-Type: resp") is None
 
 
 def test_a_file_with_no_record_yields_one_marker_saying_what_it_is(tmp_path):
@@ -33,18 +33,18 @@ def test_a_file_with_no_record_yields_one_marker_saying_what_it_is(tmp_path):
     jsonl.write_bytes(gzip.compress(b'{"text": "a"}\n{"text": "b"}\n{"text": "c"}\n'))
     empty = tmp_path / "empty.warc.gz"
     empty.write_bytes(b"")
-    [marker] = list(warc.iter_records(str(jsonl)))
+    [marker] = list(iter_records(str(jsonl)))
     assert (marker.record_type, marker.warc_offset, marker.failure_reason) == ("unreadable", 0, "not_warc")
-    assert warc.unreadable_input(marker) == {
+    assert unreadable_input(marker) == {
         "file": str(jsonl),
         "offset": 0,
         "reason": "not_warc",
         "detail": marker.failure_detail,
     }
-    [marker] = list(warc.iter_records(str(empty)))
+    [marker] = list(iter_records(str(empty)))
     assert marker.failure_reason == "empty_file"
     # a real archive keeps its records and markers as they are
-    assert [r.failure_reason for r in warc.iter_records(str(BAD_ARC)) if warc.unreadable_input(r)] == [
+    assert [r.failure_reason for r in iter_records(str(BAD_ARC)) if unreadable_input(r)] == [
         "bad_content_length"
     ] * 3
 

@@ -12,7 +12,7 @@ import pytest
 
 from pipeline import cli, verify
 from pipeline.verify import verify_run
-from transforms import warc
+from transforms.read import iter_records, parse_digest
 from transforms.schema import document_id, new_row, to_table
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "warc-samples"
@@ -110,7 +110,7 @@ def test_cli_output_and_sample(run, capsys):
 def test_rows_from_text_input_and_missing_files(tmp_path):
     """Rows with extractor 'none' have no record: skipped and counted. A row whose file is gone fails."""
     source = str(SAMPLES / "commoncrawl" / "whirlwind.warc.gz")
-    [page] = [r for r in warc.iter_records(source) if r.is_html]
+    [page] = [r for r in iter_records(source) if r.is_html]
     rows = [
         new_row(id="doc-1", text="given text", extractor="none", warc_filename="corpus.jsonl", status="kept"),
         new_row(
@@ -143,22 +143,21 @@ def test_digests_verify_on_common_crawl_samples():
     """Common Crawl writes sha1 base32 block and payload digests; every one checks out."""
     checked = Counter()
     for name in ["warcfile.warc.gz", "whirlwind.warc.gz", "whirlwind.warc", "whirlwind.warc.wat.gz"]:
-        for r in warc.iter_records(str(SAMPLES / "commoncrawl" / name)):
+        for r in iter_records(str(SAMPLES / "commoncrawl" / name)):
             if r.record_type == "response":
                 assert r.digest_verified is True, (name, r.warc_offset, r.digest_detail)
             checked[r.digest_verified] += 1
     assert checked[True] >= 22 and checked[False] == 0
     # the 2008 ARC has no digests
     assert {
-        r.digest_verified
-        for r in warc.iter_records(str(SAMPLES / "commoncrawl/small-sample-1213893279526_0.arc"))
+        r.digest_verified for r in iter_records(str(SAMPLES / "commoncrawl/small-sample-1213893279526_0.arc"))
     } == {None}
 
 
 def test_digest_mismatch_in_example_digest_warc():
     """warcio's fixture: record 1's payload digest is wrong ('1112H3...' for sha1 of nothing, which is
     3I42H3...); records 2-4 carry right digests in base64 and URL-safe base64."""
-    records = list(warc.iter_records(str(SAMPLES / "edge-cases/example-digest.warc")))
+    records = list(iter_records(str(SAMPLES / "edge-cases/example-digest.warc")))
     assert [r.digest_verified for r in records] == [False, True, True, True]
     assert records[0].digest_detail.startswith(
         "payload digest 'sha1:1112H3S6NNFQ2MSVX7XZKYAYSCX5QBYJ' != computed sha1:3I42H3S6"
@@ -176,7 +175,7 @@ def test_digest_mismatch_in_example_digest_warc():
     ],
 )
 def test_digest_mismatches_in_the_samples(name, offset, which):
-    [record] = [r for r in warc.iter_records(str(SAMPLES / name)) if r.warc_offset == offset]
+    [record] = [r for r in iter_records(str(SAMPLES / name)) if r.warc_offset == offset]
     assert record.digest_verified is False and record.digest_detail.startswith(f"{which} digest")
 
 
@@ -184,12 +183,12 @@ def test_digest_conventions():
     # ClueWeb09 puts the block digest into WARC-Payload-Digest too: accepted
     assert {
         r.digest_verified
-        for r in warc.iter_records(str(SAMPLES / "clueweb/clueweb-quirk.warc.gz"))
+        for r in iter_records(str(SAMPLES / "clueweb/clueweb-quirk.warc.gz"))
         if r.record_type == "response"
     } == {True}
     # revisit records: the payload digest is the original's; only the block digest is checked
     revisits = [
-        r for r in warc.iter_records(str(SAMPLES / "other-crawls/iana.warc.gz")) if r.record_type == "revisit"
+        r for r in iter_records(str(SAMPLES / "other-crawls/iana.warc.gz")) if r.record_type == "revisit"
     ]
     assert {r.digest_verified for r in revisits} == {None}
     assert all("refers to another record" in r.digest_detail for r in revisits)
@@ -202,10 +201,10 @@ def test_digest_conventions():
         "sha1:2jmj7l5rSw0yVb/vlWAYkK/YBwk=",
         "sha1:2jmj7l5rSw0yVb_vlWAYkK_YBwk",
     ]:
-        assert warc.parse_digest(value) == ("sha1", sha1_empty), value
+        assert parse_digest(value) == ("sha1", sha1_empty), value
     assert (
-        warc.parse_digest("sha256:" + "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")[0]
+        parse_digest("sha256:" + "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")[0]
         == "sha256"
     )
-    assert warc.parse_digest("sha1:1112H3S6NNFQ2MSVX7XZKYAYSCX5QBYJ") == ("sha1", None)  # damaged: no match
-    assert warc.parse_digest("crc32:abcd") is None and warc.parse_digest(None) is None
+    assert parse_digest("sha1:1112H3S6NNFQ2MSVX7XZKYAYSCX5QBYJ") == ("sha1", None)  # damaged: no match
+    assert parse_digest("crc32:abcd") is None and parse_digest(None) is None

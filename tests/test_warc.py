@@ -1,4 +1,4 @@
-"""transforms/warc.py on the real sample files in ../shared/data/warc-samples (read-only)."""
+"""transforms/read/ on the real sample files in ../shared/data/warc-samples (read-only)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ import gzip
 import io
 import json
 import struct
-import subprocess
-import sys
 import time
 import zlib
 from collections import Counter
@@ -21,7 +19,8 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from transforms.warc import (
+from transforms.crawl import crawl_id
+from transforms.read import (
     MAX_BODY_BYTES,
     Record,
     crawl_from_filename,
@@ -537,6 +536,14 @@ def test_crawl_ids():
     assert crawl_from_filename(path) == "CC-MAIN-2023-50"
     assert crawl_from_filename("CC-MAIN-20231128083443-20231128113443-00000.warc.gz") is None
     assert crawl_from_filename("whirlwind.warc.gz") is None
+    # one crawl-id function for the reader, dedup's crawl order and backfills
+    assert crawl_id("CC-MAIN-2024-10") == ("CC-MAIN-2024-10", 2024, 10)
+    assert crawl_id("CC-MAIN-2012")[1:] == (2012, 0) and crawl_id("CC-MAIN-2008-2009")[1:] == (2008, 2009)
+    assert crawl_id("x/CC-MAIN-2024-10") is None and crawl_id("x/CC-MAIN-2024-10", anywhere=True)[2] == 10
+    assert (
+        crawl_id("CC-MAIN-2024-10-b00001-x")[0] == "CC-MAIN-2024-10"
+    )  # a backfill batch starts with its crawl
+    assert crawl_id("CC-MAIN-20231128083443") is None and crawl_id("CC-MAIN-2024-100") is None
 
     assert {r.crawl for r in read(SAMPLES / "commoncrawl/warcfile.warc.gz")} == {"CC-MAIN-2020-34"}
     for name in ["whirlwind.warc.gz", "whirlwind.warc", "whirlwind.warc.wet.gz"]:
@@ -555,8 +562,3 @@ def test_iter_records_opens_through_beam_filesystems():
     [missing] = iter_records(str(SAMPLES / "no-such-file.warc.gz"))
     assert (missing.record_type, missing.failure_reason) == ("unreadable", "open_failed")
     assert read_record_at(str(SAMPLES / "no-such-file.warc.gz"), 0).failure_reason == "read_failed"
-
-
-def test_module_imports_fast_without_beam():
-    code = "import sys, transforms.warc; assert 'apache_beam' not in sys.modules"
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])

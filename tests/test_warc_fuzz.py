@@ -1,4 +1,4 @@
-"""Hostile input for transforms/warc.py: damaged real WARC/ARC samples and pathological payloads.
+"""Hostile input for transforms/read/: damaged real WARC/ARC samples and pathological payloads.
 
 What is checked on every damaged file:
 
@@ -44,7 +44,7 @@ from hypothesis import strategies as st
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from transforms.warc import MAX_BODY_BYTES, Record, iter_records_from_stream, read_record_at
+from transforms.read import MAX_BODY_BYTES, Record, iter_records_from_stream, read_record_at
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "warc-samples"
 WATCHDOG_S = 5.0  # the largest file mutated here reads in ~20 ms
@@ -681,7 +681,7 @@ def test_lying_and_nested_encodings_and_binary_html(payload, headers, reason):
     "charset", ["utf-8", "x-bogus", "utf-7", "utf-16", "\x00\xff", "a" * 10_000, "base64", "iso-2022-kr"]
 )
 def test_invalid_charsets_still_give_text(charset):
-    from transforms.warc import decode_html
+    from transforms.read import decode_html
 
     body = f"<html><meta charset='{charset[:200]}'><p>Grüße, 世界</p>"
     rec = only_response(warc_response(body.encode(), [("Content-Type", f"text/html; charset={charset}")]))

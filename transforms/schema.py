@@ -168,7 +168,7 @@ COLUMNS: list[tuple[str, pa.DataType, str]] = [
     ),
     ("fetch_date", pa.timestamp("ms", tz="UTC"), "WARC-Date of the response record"),
     ("warc_filename", pa.string(), "the WARC/ARC file the record was read from, as given to --input"),
-    ("warc_offset", pa.int64(), "byte offset of the record in warc_filename (see transforms/warc.py)"),
+    ("warc_offset", pa.int64(), "byte offset of the record in warc_filename (see transforms/read/)"),
     ("warc_record_id", pa.string(), "WARC-Record-ID (ARC: a sha1 URN of url, date and offset)"),
     ("payload_digest", pa.string(), "WARC-Payload-Digest as stored in the record"),
     (

@@ -10,7 +10,6 @@ import datetime as dt
 import functools
 import hashlib
 import pickle
-import re
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from transforms.crawl import crawl_id
 from transforms.dedup.minhash import (
     NORMALIZATION_VERSION,
     SCHEMES,
@@ -47,7 +47,6 @@ VERIFY_MODES = ("estimate", "none")
 # --------------------------------------------------------------------------------------------------
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_CC_CRAWL_RE = re.compile(r"^CC-MAIN-(\d{4})(?:-(\d+))?")
 NO_DATE = (1 << 39) - 1  # a missing fetch_date: sorts after every real timestamp (seconds, until year 19391)
 _TS_OFFSET = 1 << 39  # makes timestamps before 1970 sort correctly as unsigned bytes
 TIER_EARLIER, TIER_CURRENT = 0, 1
@@ -82,9 +81,9 @@ def crawl_order(crawl: str | None) -> tuple[int, int]:
     here and are ordered by fetch date."""
     if not crawl:
         return (2, 0)
-    m = _CC_CRAWL_RE.match(crawl)
-    if m:
-        return (0, int(m.group(1)) << 16 | min(int(m.group(2) or 0), 0xFFFF))
+    found = crawl_id(crawl)
+    if found:
+        return (0, found[1] << 16 | min(found[2], 0xFFFF))
     return (1, int.from_bytes(crawl.encode("utf-8", "surrogatepass")[:4].ljust(4, b"\0"), "big"))
 
 

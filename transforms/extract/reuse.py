@@ -72,10 +72,10 @@ def extract_response(
     """One HTML response through extraction, as the pipeline's extract step runs it: decode, reuse a
     payload extracted before, else extract (with `thresholds`, the cascade's pages decided before extraction
     get its cheap pass only). Sets row["charset"] and row["extractor"]; returns (result, reused)."""
-    from transforms import warc
     from transforms.extract.cascade import decided_before_extraction
+    from transforms.read import decode_html
 
-    html, charset = warc.decode_html(body, charset_header)
+    html, charset = decode_html(body, charset_header)
     row["charset"] = charset
     key = payload_key(row, charset_header)
     result = cache.get(key)

@@ -1,7 +1,7 @@
-"""Read-only http(s):// files for Beam, with retries: WARCs straight from data.commoncrawl.org.
+"""Reading a file over http(s) with retries: WARCs straight from data.commoncrawl.org.
 
-Importing this module registers `http` and `https` with Beam's FileSystems, so `--input https://...`
-and `FileSystems.open("https://...")` work on every runner (workers import it with the pipeline).
+`transforms.read.beam` registers `http` and `https` with Beam's FileSystems on top of this, so
+`--input https://...` and `FileSystems.open("https://...")` work on every runner.
 
 Common Crawl answers bursts with `503 Slow Down` and drops long connections. A read that fails with a
 retryable status (429, 500, 502, 503, 504) or a connection error waits with exponential backoff and full
@@ -20,8 +20,6 @@ import time
 import urllib.error
 import urllib.request
 
-from apache_beam.io.filesystem import BeamIOError, CompressedFile, CompressionTypes, FileMetadata, FileSystem
-
 RETRY_STATUS = {429, 500, 502, 503, 504}
 MAX_TRIES = 8
 BASE_DELAY_S = 0.5
@@ -32,6 +30,8 @@ USER_AGENT = "pristine (web-crawl curation; https://commoncrawl.org/terms-of-use
 log = logging.getLogger(__name__)
 
 
+# By hand, not urllib3's Retry: Retry covers a request, not a body cut mid-read (resumed here with a Range
+# request, tests/test_httpfs.py), and its backoff (factor * 2**n + jitter) is no full jitter.
 def backoff_delay(attempt: int, rng: random.Random = random) -> float:  # type: ignore[assignment]
     """Full-jitter exponential backoff: uniform in [0, min(MAX, BASE * 2**attempt)]."""
     return rng.uniform(0, min(MAX_DELAY_S, BASE_DELAY_S * 2**attempt))
@@ -59,7 +59,7 @@ def with_retries(what: str, call, sleep=time.sleep):
     raise AssertionError("unreachable")
 
 
-def _request(url: str, method: str = "GET", start: int = 0):
+def request(url: str, method: str = "GET", start: int = 0):
     headers = {"User-Agent": USER_AGENT}
     if start:
         headers["Range"] = f"bytes={start}-"
@@ -86,7 +86,7 @@ class RetryingHttpReader(io.RawIOBase):
 
     def _open(self):
         start = self.position
-        response = with_retries(f"GET {self.url}", lambda: _request(self.url, start=start), self.sleep)
+        response = with_retries(f"GET {self.url}", lambda: request(self.url, start=start), self.sleep)
         if start and response.status != 206:
             response.close()
             raise OSError(f"GET {self.url}: server ignored Range (status {response.status}); cannot resume")
@@ -129,64 +129,3 @@ class RetryingHttpReader(io.RawIOBase):
             self._response.close()
             self._response = None
         super().close()
-
-
-class HttpFileSystem(FileSystem):
-    """http:// and https:// for reading (match without globs, open, exists, size)."""
-
-    @classmethod
-    def scheme(cls):
-        return "http"
-
-    def join(self, basepath, *paths):
-        return "/".join([basepath.rstrip("/"), *(p.strip("/") for p in paths)])
-
-    def split(self, path):
-        head, _, tail = path.rstrip("/").rpartition("/")
-        return head, tail
-
-    def has_dirs(self):
-        return False
-
-    def _list(self, dir_or_prefix):
-        raise BeamIOError(f"cannot list {dir_or_prefix}: http(s) has no listing; give file URLs, not globs")
-
-    def metadata(self, path):
-        def head():
-            with _request(path, method="HEAD") as response:
-                return int(response.headers.get("Content-Length") or 0)
-
-        return FileMetadata(path, with_retries(f"HEAD {path}", head))
-
-    def exists(self, path):
-        try:
-            self.metadata(path)
-            return True
-        except OSError as exc:
-            if isinstance(exc.__cause__, urllib.error.HTTPError) and exc.__cause__.code == 404:
-                return False
-            raise
-
-    def size(self, path):
-        return self.metadata(path).size_in_bytes
-
-    def last_updated(self, path):
-        raise BeamIOError(f"{path}: last_updated is not supported over http")
-
-    def open(self, path, mime_type="application/octet-stream", compression_type=CompressionTypes.AUTO):
-        raw = io.BufferedReader(RetryingHttpReader(path), buffer_size=1 << 20)
-        compression_type = FileSystem._get_compression_type(path, compression_type)
-        if compression_type == CompressionTypes.UNCOMPRESSED:
-            return raw
-        return CompressedFile(raw, compression_type=compression_type)
-
-    def _read_only(self, *args, **kwargs):
-        raise BeamIOError("http(s) is read-only in pristine")
-
-    create = copy = rename = delete = mkdirs = _read_only
-
-
-class HttpsFileSystem(HttpFileSystem):
-    @classmethod
-    def scheme(cls):
-        return "https"
