@@ -14,9 +14,9 @@ import json
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline.outputs import STATS
 from transforms.schema import STATUS_FAILED, STATUS_KEPT, STATUS_REJECTED
 
-STATS_FILE = "stats.json"
 UNREADABLE_INPUTS = (
     "unreadable_inputs"  # [{file, offset, reason, detail}, ...]: the first ones, by file and offset
 )
@@ -107,7 +107,7 @@ def build_stats(counts: dict[str, int], input_format: str) -> dict:
 
 def write_stats_file(stats: dict, output_dir: str) -> dict:
     """Write output_dir/stats.json (the one place that formats it)."""
-    with FileSystems.create(FileSystems.join(output_dir, STATS_FILE)) as f:
+    with FileSystems.create(FileSystems.join(output_dir, STATS)) as f:
         f.write(json.dumps(stats, indent=2, sort_keys=True).encode())
     return stats
 
@@ -185,7 +185,7 @@ def write_recurated_stats(
 
 
 def read_stats(output_dir: str) -> dict:
-    with FileSystems.open(FileSystems.join(output_dir, STATS_FILE)) as f:
+    with FileSystems.open(FileSystems.join(output_dir, STATS)) as f:
         return json.loads(f.read())
 
 

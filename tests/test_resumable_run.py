@@ -30,9 +30,13 @@ def argv(out):
 
 
 def dataset(out):
+    """Every Parquet file's rows: documents by id, the synthetic estimates by (crawl, domain)."""
+    tables = {str(p.relative_to(out)): pq.read_table(p) for p in sorted(out.rglob("*.parquet"))}
     return {
-        str(p.relative_to(out)): pq.read_table(p).sort_by("id").to_pylist()
-        for p in sorted(out.rglob("*.parquet"))
+        name: t.sort_by(
+            "id" if "id" in t.column_names else [("crawl", "ascending"), ("domain", "ascending")]
+        ).to_pylist()
+        for name, t in tables.items()
     }
 
 
