@@ -15,9 +15,10 @@ import random
 import tempfile
 from pathlib import Path
 
+from pipeline.train.quality import TrainSettings, train_quality_model
 from transforms import warc
 from transforms.extract import extract_resiliparse
-from transforms.quality_model import QualityModel, TrainSettings, train_quality_model
+from transforms.quality_model import QualityModel
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 

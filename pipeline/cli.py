@@ -151,11 +151,11 @@ def cmd_score(argv: list[str]) -> int:
 
 def cmd_train(argv: list[str]) -> int:
     if argv[:1] == ["synthetic"]:
-        from pipeline.train_synthetic import main as train_synthetic
+        from pipeline.train.synthetic import main as train_synthetic
 
         return train_synthetic(argv[1:])
     from pipeline.corpus import read_texts
-    from transforms.quality_model import TrainSettings, train_quality_model
+    from pipeline.train.quality import TrainSettings, train_quality_model
 
     parser = argparse.ArgumentParser(prog="pristine train", description="train a model")
     sub = parser.add_subparsers(dest="model", required=True)
@@ -227,7 +227,7 @@ def cmd_evaluate(argv: list[str]) -> int:
     if argv[:1] != ["synthetic"]:
         print("usage: pristine evaluate synthetic --input LABELLED.jsonl[.gz] [--json OUT]", file=sys.stderr)
         return 2
-    from pipeline.evaluate_synthetic import main as evaluate_synthetic
+    from pipeline.evaluate.synthetic import main as evaluate_synthetic
 
     return evaluate_synthetic(argv[1:])
 
