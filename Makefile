@@ -37,8 +37,8 @@ docs: setup
 	$(BIN)/python -m pipeline.readme
 
 bench: setup bench-datatrove-venv
-	$(BIN)/python -m pipeline.evaluation aeb
-	$(BIN)/python -m pipeline.evaluation aeb --extractor resiliparse
+	$(BIN)/python -m pipeline.evaluate.extraction aeb
+	$(BIN)/python -m pipeline.evaluate.extraction aeb --extractor resiliparse
 	$(BIN)/python -m bench.cascade_bench measure
 	$(BIN)/python -m bench.cascade_bench report
 	$(BIN)/python -m bench.signals_bench
@@ -49,7 +49,7 @@ bench: setup bench-datatrove-venv
 
 # The shipped synthetic-text model (transforms/models/), retrained from ../shared/data with a fixed seed.
 models: setup
-	$(BIN)/python -m pipeline.train_synthetic
+	$(BIN)/python -m pipeline.train.synthetic
 
 clean:
 	rm -rf $(VENV) out

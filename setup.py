@@ -4,7 +4,7 @@ import importlib.metadata
 import shutil
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import find_packages, setup
 from setuptools.command.sdist import sdist
 
 # Pinned so that Dataflow/Flink workers (which install this package via --setup_file) run exactly what
@@ -59,17 +59,8 @@ setup(
     version="0.1.0",
     description="Curate Common Crawl WARC files into human-written, deduplicated Parquet with provenance",
     python_requires=">=3.11,<3.12",
-    packages=[
-        "pipeline",
-        "transforms",
-        "transforms.decide",
-        "transforms.dedup",
-        "transforms.extract",
-        "transforms.read",
-        "transforms.signals",
-        "transforms.sink",
-        "transforms.synthetic",
-    ],
+    # every package under pipeline/ and transforms/ (a new stage folder cannot be left out of the wheel)
+    packages=find_packages(include=["pipeline", "pipeline.*", "transforms", "transforms.*"]),
     package_data={"pipeline": ["*.toml", "blocklists/*.txt"], "transforms": ["models/*"]},
     install_requires=INSTALL_REQUIRES,
     extras_require={

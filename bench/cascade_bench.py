@@ -91,7 +91,7 @@ def load_pages(source: str) -> list[tuple[str, str | None, str, int]]:
             pages.append((os.path.basename(path), None, html, 1))
         return pages
     if source == "aeb":
-        from pipeline.evaluation import load_aeb
+        from pipeline.evaluate.extraction import load_aeb
 
         return [(doc_id, url, html, 1) for doc_id, url, html in load_aeb(DATA)]
     raise ValueError(f"unknown source {source!r}")

@@ -15,9 +15,10 @@ import random
 import tempfile
 from pathlib import Path
 
+from pipeline.train.quality import TrainSettings, train_quality_model
 from transforms.extract import extract_resiliparse
 from transforms.read import decode_html, iter_records
-from transforms.signals.quality_model import QualityModel, TrainSettings, train_quality_model
+from transforms.signals.quality_model import QualityModel
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -5,7 +5,7 @@
 1. The fixed corpus (bench/make_corpus.py; built when bench/corpus/manifest.json is missing, else reused).
 2. Bare loops (bench/pipeline_bench.py bare) with trafilatura and resiliparse: CPU per stage.
 3. WARC readers: pristine's vs warcio vs FastWARC.
-4. Extraction quality on the AEB (pipeline.evaluation.run_aeb) for both extractors.
+4. Extraction quality on the AEB (pipeline.evaluate.extraction.run_aeb) for both extractors.
 5. Interleaved end-to-end runs, ``--rounds`` rounds of A = ``pristine run`` (DirectRunner, multi_processing,
    2 workers) and B = datatrove (2 tasks, 2 workers), A/B order alternating per round; one pristine
    multi_processing run with resiliparse (and on request --in-memory, 1 worker; --multi-threading,
@@ -465,7 +465,7 @@ def main(argv=None) -> int:
         ).stdout
     )
     log("AEB F1")
-    from pipeline.evaluation import run_aeb
+    from pipeline.evaluate.extraction import run_aeb
 
     results["aeb"] = {e: run_aeb(extractor=e, time_limit_s=5.0) for e in ("trafilatura", "resiliparse")}
 

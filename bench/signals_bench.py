@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from pipeline.evaluation import load_aeb, load_aeb_truth
+from pipeline.evaluate.extraction import load_aeb, load_aeb_truth
 from transforms.decide import decide, load_thresholds
 from transforms.extract import extract_trafilatura, prepare_html
 from transforms.schema import new_row

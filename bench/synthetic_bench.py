@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.synthetic_bench [--docs 3000] [--repeats 5]
 
-Documents are the pipeline's own extraction of the shared pre-LLM web pages (``pipeline.web_text``), English,
+Documents are the pipeline's own extraction of the shared pre-LLM web pages (``pipeline.train.web_text``), English,
 cut or joined to 2,000 and 6,000 characters (at a line break), and, for contrast, L2R passages joined to the
 same sizes. Each set is scored with ``SyntheticScorer.columns_batch`` (what the pipeline's scoring stage
 calls) in this one process; the figure is documents per CPU-second of this process (= per core), median over
@@ -16,8 +16,8 @@ import argparse
 import statistics
 import time
 
-from pipeline.train_synthetic import DEFAULT_DATA, load_labelled
-from pipeline.web_text import load_web_text
+from pipeline.train.synthetic import DEFAULT_DATA, load_labelled
+from pipeline.train.web_text import load_web_text
 from transforms import synthetic as syn
 
 

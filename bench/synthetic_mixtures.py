@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.synthetic_mixtures [--n 400] [--reps 50] [--bins N]
 
-Human side: the English pre-LLM pages of ``pipeline.web_text`` (the shared web pages and WARC samples
+Human side: the English pre-LLM pages of ``pipeline.train.web_text`` (the shared web pages and WARC samples
 through the pipeline's own extraction); AI side: the L2R AI rewrites (split by pair_id, seed 0). The model
 trains on the train splits, calibrates on the calibration splits, and its score histograms are of the test
 splits, so mixtures are drawn from the calibration splits. For each true share (0, 5, 20, 50%) it draws
@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.train_synthetic import Settings, load_labelled, split_of
-from pipeline.web_text import load_web_text
+from pipeline.train.synthetic import Settings, load_labelled, split_of
+from pipeline.train.web_text import load_web_text
 from transforms import synthetic as syn
 from transforms.synthetic import population as pop
 

@@ -10,336 +10,37 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import time
-import uuid
-from contextlib import contextmanager
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline import options
-from pipeline.stats import nest, read_stats, summary, write_stats_file
+from pipeline import options, outputs
+from pipeline.run import (
+    UsageError,
+    check_inputs,
+    check_model,
+    check_synthetic_reference,
+    check_thresholds,
+    output_removed_on_failure,
+    prepare_output,
+    print_summary,
+    run_beam,
+    watch,
+)
 from transforms.read import beam as read_beam
-from transforms.sink import ROOT_OF_STATUS
 
 assert read_beam  # registers http(s):// with Beam's FileSystems for --input URLs
-
-MANAGED_OUTPUTS = [
-    *ROOT_OF_STATUS.values(),
-    "stats.json",
-    "report.html",
-    "synthetic_by_domain.parquet",
-    "dedup_index",
+# UsageError and the checks are part of this module's interface (infra/dataflow/main.py uses them)
+__all__ = [
+    "UsageError",
+    "check_inputs",
+    "check_model",
+    "check_synthetic_reference",
+    "check_thresholds",
+    "main",
+    "prepare_output",
 ]
-
-
-class UsageError(Exception):
-    """A mistake in the command line or its inputs: printed as one line, exit code 2."""
-
-
-def check_inputs(patterns: list[str]) -> int:
-    """Every pattern must match at least one file; returns the number of files."""
-    total = 0
-    for pattern in patterns:
-        try:
-            matched = FileSystems.match([pattern])[0].metadata_list
-        except Exception as exc:
-            raise UsageError(f"cannot list input {pattern!r}: {exc}") from exc
-        if not matched:
-            raise UsageError(f"input {pattern!r} matches no file")
-        total += len(matched)
-    return total
-
-
-def prepare_output(output_dir: str, overwrite: bool) -> bool:
-    """The output directory must be new or empty (or --overwrite), and writable; True if created here.
-
-    Nothing is deleted here: a run writes into a staging directory and replaces the old outputs only once
-    it has succeeded (`commit_output`).
-    """
-    present = [name for name in MANAGED_OUTPUTS if FileSystems.exists(FileSystems.join(output_dir, name))]
-    if present and not overwrite:
-        raise UsageError(f"output {output_dir!r} already holds a run ({', '.join(present)}); use --overwrite")
-    created = not FileSystems.exists(output_dir)
-    try:
-        if created:
-            FileSystems.mkdirs(output_dir)
-        probe = FileSystems.join(output_dir, ".pristine-write-probe")
-        with FileSystems.create(probe) as f:
-            f.write(b"ok")
-        FileSystems.delete([probe])
-    except Exception as exc:
-        raise UsageError(f"output {output_dir!r} is not writable: {exc}") from exc
-    return created
-
-
-@contextmanager
-def output_removed_on_failure(output_dir: str, created: bool):
-    """A run that fails leaves nothing behind: the output directory it created is removed if still empty."""
-    try:
-        yield
-    except BaseException:
-        if created and "://" not in output_dir:
-            try:
-                os.rmdir(output_dir)  # only if empty
-            except OSError:
-                pass
-        raise
-
-
-def staging_dir(output_dir: str) -> str:
-    """Where a run writes until it has finished: readers of output_dir never see half a run."""
-    return FileSystems.join(output_dir, f"_incomplete-{uuid.uuid4().hex[:12]}")
-
-
-def commit_output(staging: str, output_dir: str) -> None:
-    """Replace output_dir's previous run (if any) by the finished run in `staging`."""
-    old = [
-        FileSystems.join(output_dir, n)
-        for n in MANAGED_OUTPUTS
-        if FileSystems.exists(FileSystems.join(output_dir, n))
-    ]
-    if old:
-        FileSystems.delete(old)
-    files = [m.path for m in FileSystems.match([FileSystems.join(staging, "**")])[0].metadata_list]
-    moves = [(src, FileSystems.join(output_dir, src[len(staging) :].lstrip("/"))) for src in files]
-    # stats.json last: its presence means the run is complete
-    moves.sort(key=lambda m: m[1].endswith("stats.json"))
-    for src, dst in moves:
-        parent = dst.rsplit("/", 1)[0]
-        if not FileSystems.exists(parent):
-            FileSystems.mkdirs(parent)
-        FileSystems.rename([src], [dst])
-    FileSystems.delete([staging])
-
-
-def check_thresholds(path: str | None) -> None:
-    from transforms.decide import load_thresholds
-
-    try:
-        load_thresholds(path)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from exc
-
-
-def check_model(path: str | None, what: str) -> None:
-    if path is None:
-        return
-    from transforms.signals.quality_model import QualityModel
-
-    try:
-        QualityModel.load(path)
-    except (RuntimeError, ValueError) as exc:
-        raise UsageError(f"{what} {path!r}: {exc}") from exc
-
-
-def check_synthetic_reference(paths: list[str]) -> None:
-    """--synthetic-reference: each path holds synthetic_by_domain files scored by the shipped model."""
-    if not paths:
-        return
-    import pyarrow.parquet as pq
-
-    from transforms.synthetic import shipped_bins
-    from transforms.synthetic.beam import reference_files
-
-    try:
-        files = reference_files(paths)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from exc
-    model = shipped_bins().model
-    for path in files:
-        try:
-            with FileSystems.open(path) as f:
-                table = pq.read_table(f, columns=["histogram", "synthetic_model"])
-        except Exception as exc:
-            raise UsageError(f"--synthetic-reference {path}: not a synthetic_by_domain file ({exc})") from exc
-        models = set(table.column("synthetic_model").to_pylist())
-        if models - {model}:
-            raise UsageError(
-                f"--synthetic-reference {path}: scored by synthetic model {sorted(map(str, models - {model}))}, "
-                f"not the shipped one ({model}); scores of different models are not comparable"
-            )
-
-
-def builds_only(opts) -> bool:
-    """A dry run or a template: pipeline.run() builds the job, but nothing runs here."""
-    from apache_beam.options.pipeline_options import GoogleCloudOptions, TestOptions
-
-    return bool(opts.view_as(TestOptions).dry_run or opts.view_as(GoogleCloudOptions).template_location)
-
-
-def run_staged(build, opts, output: str) -> str | None:
-    """Run a pipeline built by `build(pipeline, staging_dir)` into a fresh staging directory under `output`;
-    returns that directory (None when the job was only built: --dry_run, --template_location). A failed
-    run removes it and re-raises: `output` is left as it was."""
-    import apache_beam as beam
-
-    staging = staging_dir(output)
-    try:
-        pipeline = beam.Pipeline(options=opts)
-        build(pipeline, staging)
-        result = pipeline.run()
-        if builds_only(opts):
-            return None
-        result.wait_until_finish()
-        check_dedup_verdicts(result)
-        check_accounting(staging)
-        add_stage_seconds(staging, result)
-        add_extraction_counts(staging, result)
-    except BaseException:
-        if FileSystems.exists(staging):
-            FileSystems.delete([staging])
-        raise
-    return staging
-
-
-@contextmanager
-def watch(opts, n_files: int | None):
-    """Progress lines while the job runs on the local runner; on a remote runner, where to look instead."""
-    from apache_beam.options.pipeline_options import StandardOptions
-
-    from pipeline import progress
-
-    runner = opts.view_as(StandardOptions).runner
-    hint = progress.remote_hint(runner)
-    if hint or builds_only(opts):
-        if hint:
-            print(hint, file=sys.stderr)
-        yield
-        return
-    with progress.Reporter(n_files):
-        yield
-
-
-def check_accounting(run_dir: str) -> None:
-    """Every document read must be written once (stats.json accounting_ok): a runner that lost or duplicated
-    rows fails the run here, before anything is committed."""
-    stats = read_stats(run_dir)
-    if not stats["accounting_ok"]:
-        read = stats.get("html_responses", stats["documents_read"])
-        written = stats["kept"] + stats["rejected"] + stats["failed"]
-        raise RuntimeError(
-            f"accounting broken: {read:,} documents read but {written:,} written (kept + rejected + failed); "
-            "the runner lost or repeated rows; the output of this run is not committed"
-        )
-
-
-def check_dedup_verdicts(result) -> None:
-    """Every dedup verdict emitted must reach its row (dedup/verdicts_emitted = dedup/verdicts_joined): a
-    runner that lost elements fails the run here, before anything is committed. Skipped where the runner
-    reports no committed counters."""
-    from apache_beam.metrics.metric import MetricsFilter
-
-    try:
-        counters = result.metrics().query(MetricsFilter().with_namespace("dedup"))["counters"]
-    except Exception:
-        return
-    totals: dict[str, int] = {}
-    for c in counters:
-        if c.committed is None:
-            return
-        totals[c.key.metric.name] = totals.get(c.key.metric.name, 0) + c.committed
-    emitted, joined = totals.get("verdicts_emitted", 0), totals.get("verdicts_joined", 0)
-    if emitted != joined:
-        raise RuntimeError(
-            f"dedup: {emitted:,} verdicts emitted but {joined:,} joined to their rows: the runner lost "
-            "elements; the output of this run is not committed"
-        )
-
-
-def add_stage_seconds(run_dir: str, result) -> None:
-    """Put the stage clocks' Beam counters into stats.json as stage_seconds (where the runner has metrics)."""
-    from apache_beam.metrics.metric import MetricsFilter
-
-    from pipeline.graph import STAGE_TIME
-
-    try:
-        counters = result.metrics().query(MetricsFilter().with_namespace(STAGE_TIME))["counters"]
-    except Exception:  # a runner without metrics support: the report just has no timing chart
-        return
-    seconds: dict[str, float] = {}
-    for c in counters:
-        seconds[c.key.metric.name] = (
-            seconds.get(c.key.metric.name, 0.0) + (c.committed or c.attempted or 0) / 1e6
-        )
-    seconds.update(transform_seconds(result, TIMED_TRANSFORMS))
-    stats = read_stats(run_dir)
-    stats["stage_seconds"] = {k: round(v, 3) for k, v in sorted(seconds.items())}
-    write_stats_file(stats, run_dir)
-
-
-def add_extraction_counts(run_dir: str, result) -> None:
-    """Put the extract stage's Beam counters into stats.json as `extraction`: pages decided by each
-    extractor (the cascade's resiliparse pass, trafilatura), trafilatura calls skipped by rule, payloads
-    reused (where the runner has metrics)."""
-    from apache_beam.metrics.metric import MetricsFilter
-
-    try:
-        counters = result.metrics().query(MetricsFilter().with_namespace("extract"))["counters"]
-    except Exception:
-        return
-    counts: dict[str, int] = {}
-    for c in counters:
-        counts[c.key.metric.name] = counts.get(c.key.metric.name, 0) + (c.committed or c.attempted or 0)
-    if not counts:
-        return
-    stats = read_stats(run_dir)
-    stats["extraction"] = nest(counts)
-    write_stats_file(stats, run_dir)
-
-
-# composite transforms timed by the runner's own per-transform clock (stage name: transform label)
-TIMED_TRANSFORMS = {"dedup": "deduplicate"}
-
-
-def transform_seconds(result, transforms: dict[str, str]) -> dict[str, float]:
-    """{stage: seconds} summed over the steps of each composite transform, from the runner's
-    ptransform_execution_time monitoring metrics (empty where the runner has none)."""
-    try:
-        counters = result.monitoring_metrics().query()["counters"]
-    except Exception:  # noqa: BLE001 - a runner without system metrics
-        return {}
-    out: dict[str, float] = {}
-    for c in counters:
-        if "ptransform_execution_time:total_msecs" not in c.key.metric.name:
-            continue
-        for stage, label in transforms.items():
-            if c.key.step == label or c.key.step.startswith(label + "/"):
-                out[stage] = out.get(stage, 0.0) + (c.committed or 0) / 1e3
-    return out
-
-
-def run_beam(build, opts, output: str) -> dict | None:
-    """run_staged, then replace `output`'s previous run by the new one; returns its stats.json (None when
-    the job was only built, and `output` is untouched)."""
-    staging = run_staged(build, opts, output)
-    if staging is None:
-        print("job built, not run (--dry_run / --template_location): output left as it was")
-        return None
-    commit_output(staging, output)
-    return read_stats(output)
-
-
-def report(stats: dict, output: str, seconds: float, inputs: str, strict: bool = False) -> int:
-    """Print the run's summary; the exit code: 1 when accounting is broken, or (--strict) when any input
-    could not be read."""
-    from pipeline.report import write_report
-
-    docs = stats["documents_read"]
-    print(summary(stats))
-    if "://" not in output:
-        print(f"report: {write_report(output)}")
-    rate = docs / max(seconds, 1e-9)
-    print(f"{inputs} {docs:,} documents in {seconds:.1f} s ({rate:.1f} docs/s)")
-    print(f"output: {output}  (curated/, rejected/, failed/, stats.json)")
-    if not stats["accounting_ok"]:
-        return 1
-    unreadable = stats.get("unreadable_total", 0)
-    if strict and unreadable:
-        print(f"--strict: {unreadable:,} unreadable input(s), listed above: exit code 1", file=sys.stderr)
-        return 1
-    return 0
 
 
 def cmd_run(argv: list[str]) -> int:
@@ -356,6 +57,8 @@ def cmd_run(argv: list[str]) -> int:
     check_model(ours.quality_model, "--quality-model")
     check_synthetic_reference(ours.synthetic_reference)
     if batch_files:
+        from pipeline.backfill import run_resumable
+
         return run_resumable(argv, ours, batch_files)
     created = prepare_output(ours.output, ours.overwrite)
     started = time.monotonic()
@@ -363,25 +66,9 @@ def cmd_run(argv: list[str]) -> int:
         stats = run_beam(lambda p, staging: graph.build(p, ours, staging), opts, ours.output)
     if stats is None:
         return 0
-    return report(stats, ours.output, time.monotonic() - started, f"{n_files} input file(s),", ours.strict)
-
-
-def without_flags(argv: list[str], flags: dict[str, int]) -> list[str]:
-    """argv without the given flags and their values ({flag: number of values, -1: all up to the next flag})."""
-    out, i = [], 0
-    while i < len(argv):
-        arg = argv[i]
-        name = arg.split("=", 1)[0]
-        if name in flags:
-            i += 1
-            if "=" not in arg:
-                n = flags[name]
-                while i < len(argv) and n != 0 and not argv[i].startswith("--"):
-                    i, n = i + 1, n - 1
-            continue
-        out.append(arg)
-        i += 1
-    return out
+    return print_summary(
+        stats, ours.output, time.monotonic() - started, f"{n_files} input file(s),", ours.strict
+    )
 
 
 BATCH_FILES_HELP = (
@@ -403,30 +90,6 @@ def batch_files_flag(argv: list[str]) -> tuple[int | None, list[str]]:
     return known.batch_files, rest
 
 
-def run_resumable(argv: list[str], ours, size: int) -> int:
-    """`pristine run --batch-files N`: the input files in batches of N, each committed into --output as it
-    finishes (as backfill does); the same command after a kill skips the finished batches."""
-    from pipeline import snapshots
-
-    files = sorted(m.path for pattern in ours.input for m in FileSystems.match([pattern])[0].metadata_list)
-    batches = [
-        snapshots.Batch(ours.crawl or "run", i // size, tuple(files[i : i + size]))
-        for i in range(0, len(files), size)
-    ]
-    output = ours.output
-    resuming = FileSystems.exists(FileSystems.join(output, snapshots.MANIFEST))
-    if not resuming:
-        if ours.overwrite:
-            raise UsageError(
-                "--batch-files resumes a run in --output: --overwrite does not apply (use a new --output)"
-            )
-        prepare_output(output, overwrite=False)
-    value_flags = {"--input": -1, "--output": 1}
-    run_args = without_flags(without_flags(argv, value_flags), {"--dedup-against": -1, "--dedup_against": -1})
-    run_args += ["--dedup-against", *ours.dedup_against] if ours.dedup_against else []
-    return run_batches(batches, output, run_args, "run", with_crawl=False, strict=ours.strict)
-
-
 def cmd_recurate(argv: list[str]) -> int:
     from pipeline import graph
 
@@ -445,7 +108,7 @@ def cmd_recurate(argv: list[str]) -> int:
         opts = options.beam_options(beam_args)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
-    if not FileSystems.exists(FileSystems.join(args.input, "stats.json")):
+    if not FileSystems.exists(FileSystems.join(args.input, outputs.STATS)):
         raise UsageError(f"--input {args.input!r} is not a pristine run directory (no stats.json)")
     check_thresholds(args.config)
     created = prepare_output(args.output, args.overwrite)
@@ -458,7 +121,9 @@ def cmd_recurate(argv: list[str]) -> int:
         )
     if stats is None:
         return 0
-    return report(stats, args.output, time.monotonic() - started, f"the rows of {args.input} re-decided:")
+    return print_summary(
+        stats, args.output, time.monotonic() - started, f"the rows of {args.input} re-decided:"
+    )
 
 
 def cmd_score(argv: list[str]) -> int:
@@ -486,11 +151,11 @@ def cmd_score(argv: list[str]) -> int:
 
 def cmd_train(argv: list[str]) -> int:
     if argv[:1] == ["synthetic"]:
-        from pipeline.train_synthetic import main as train_synthetic
+        from pipeline.train.synthetic import main as train_synthetic
 
         return train_synthetic(argv[1:])
     from pipeline.corpus import read_texts
-    from transforms.signals.quality_model import TrainSettings, train_quality_model
+    from pipeline.train.quality import TrainSettings, train_quality_model
 
     parser = argparse.ArgumentParser(prog="pristine train", description="train a model")
     sub = parser.add_subparsers(dest="model", required=True)
@@ -527,6 +192,7 @@ def cmd_train(argv: list[str]) -> int:
 
 def cmd_backfill(argv: list[str]) -> int:
     from pipeline import snapshots
+    from pipeline.backfill import run_batches
 
     parser = argparse.ArgumentParser(
         prog="pristine backfill",
@@ -557,74 +223,11 @@ def cmd_backfill(argv: list[str]) -> int:
     return run_batches(batches, args.output, run_args, "backfill", with_crawl=True)
 
 
-def run_batches(
-    batches, output: str, run_args: list[str], what: str, with_crawl: bool, strict: bool = False
-) -> int:
-    """Run `batches` (snapshots.Batch) one pipeline run each, committing each into `output` and recording it
-    in its manifest.jsonl; batches already recorded there are skipped (a rerun resumes)."""
-    from pipeline import graph, snapshots
-
-    done = snapshots.finished_batches(output)
-    progress = snapshots.Progress(sum(len(b.files) for b in batches))
-    todo = [b for b in batches if b.id not in done]
-    progress.skip(sum(len(b.files) for b in batches if b.id in done))
-    print(f"{what}: {len(batches)} batches, {len(batches) - len(todo)} already finished, {len(todo)} to run")
-    index = FileSystems.join(output, graph.DEDUP_INDEX)
-    user_against = (
-        options.parse(["--input", "x", "--output", "x", *run_args])
-        .view_as(options.PristineOptions)
-        .dedup_against
-    )
-    for batch in todo:
-        # every batch deduplicates against the indexes of the batches committed before it (older first)
-        against = [*user_against, index] if FileSystems.exists(index) else list(user_against)
-        # a backfill's human baseline for the synthetic estimates: the committed batches of older snapshots
-        reference: list[str] = []
-        if with_crawl and not any(
-            a.startswith(("--synthetic-reference", "--synthetic_reference")) for a in run_args
-        ):
-            older = snapshots.reference_files(output, batch.crawl)
-            reference = ["--synthetic-reference", *older] if older else []
-        batch_argv = [
-            "--input",
-            *batch.files,
-            "--output",
-            output,
-            *(["--crawl", batch.crawl] if with_crawl else []),
-            *run_args,
-            *(["--dedup-against", *against] if against else []),
-            *reference,
-        ]
-        try:
-            opts = options.parse(batch_argv)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from exc
-        ours = opts.view_as(options.PristineOptions)
-        staging = run_staged(lambda p, staging, ours=ours: graph.build(p, ours, staging), opts, output)
-        if staging is None:
-            raise UsageError(f"{what} runs its batches: --dry_run and --template_location do not apply")
-        stats = snapshots.commit_batch(staging, output, batch)
-        snapshots.append_manifest(
-            output,
-            {
-                "batch": batch.id,
-                "crawl": batch.crawl,
-                "files": list(batch.files),
-                "kept": stats["kept"],
-                "html_responses": stats["html_responses"],
-            },
-        )
-        progress.update(batch, stats["documents_read"])
-    stats = snapshots.merge_stats(output)
-    n_files = sum(len(b.files) for b in batches)
-    return report(stats, output, time.monotonic() - progress.started, f"{n_files} input file(s),", strict)
-
-
 def cmd_evaluate(argv: list[str]) -> int:
     if argv[:1] != ["synthetic"]:
         print("usage: pristine evaluate synthetic --input LABELLED.jsonl[.gz] [--json OUT]", file=sys.stderr)
         return 2
-    from pipeline.evaluate_synthetic import main as evaluate_synthetic
+    from pipeline.evaluate.synthetic import main as evaluate_synthetic
 
     return evaluate_synthetic(argv[1:])
 

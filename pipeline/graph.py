@@ -16,6 +16,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline import provenance
 from pipeline.options import PristineOptions
+from pipeline.outputs import DEDUP_INDEX  # this run's MinHash index, for --dedup-against in later runs
 from pipeline.stats import (
     merge_counts,
     read_stats,
@@ -37,8 +38,6 @@ from transforms.signals.beam import SCORE_BATCH, Score  # noqa: F401
 from transforms.sink import restore_partition_columns
 from transforms.sink.beam import WriteDocuments, WriteDomainEstimates
 from transforms.synthetic.beam import EstimateSyntheticShare, reference_files
-
-DEDUP_INDEX = "dedup_index"  # this run's MinHash signature index, for --dedup-against in later runs
 
 
 def read_documents(p, opts: PristineOptions, thresholds: dict):

@@ -20,10 +20,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from pipeline.stats import STATS_FILE
+from pipeline.outputs import CURATED, REJECTED, REPORT, STATS, SYNTHETIC_BY_DOMAIN_FILES
 
-REPORT_FILE = "report.html"
-SYNTHETIC_BY_DOMAIN = "synthetic_by_domain.parquet"
 PALETTE = ["#3b6ea5", "#c8553d", "#588b8b", "#f2a541", "#8e6c8a", "#6a994e"]
 # one colour per status in every chart: kept blue, rejected red, failed amber
 STATUS_COLORS = {"kept": PALETTE[0], "rejected": PALETTE[1], "failed": PALETTE[3]}
@@ -191,7 +189,7 @@ def synthetic_sections(stats: dict, run_dir: Path) -> list[str]:
         ]
         sections.append(interval_chart(f"Estimated AI share, by {name} (95% interval)", rows))
         sections.append(estimate_table(f"AI share by {name}: n, human reference and method", column, records))
-    files = sorted(run_dir.glob(SYNTHETIC_BY_DOMAIN.replace(".parquet", "*.parquet")))
+    files = sorted(run_dir.glob(SYNTHETIC_BY_DOMAIN_FILES))
     if files:
         table = [r for f in files for r in pq.read_table(f).to_pylist() if r.get("share") is not None]
         table.sort(key=lambda r: (-r["share"], -r["n_target"]))
@@ -210,7 +208,7 @@ def synthetic_sections(stats: dict, run_dir: Path) -> list[str]:
 
 def build_report(run_dir: str | Path) -> str:
     run_dir = Path(run_dir)
-    stats = json.loads((run_dir / STATS_FILE).read_text())
+    stats = json.loads((run_dir / STATS).read_text())
     wanted = [
         "lang",
         "lang_score",
@@ -220,8 +218,8 @@ def build_report(run_dir: str | Path) -> str:
         "cohort",
         "status",
     ]
-    kept = _columns(run_dir, "curated", wanted)
-    rejected = _columns(run_dir, "rejected", wanted)
+    kept = _columns(run_dir, CURATED, wanted)
+    rejected = _columns(run_dir, REJECTED, wanted)
     sections = []
 
     funnel = (
@@ -345,7 +343,7 @@ def _size_bucket(size: int) -> str:
 
 
 def write_report(run_dir: str | Path) -> Path:
-    path = Path(run_dir) / REPORT_FILE
+    path = Path(run_dir) / REPORT
     path.write_text(build_report(run_dir), encoding="utf-8")
     return path
 
@@ -356,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: pristine report RUN_DIR", file=sys.stderr)
         return 2
     run_dir = Path(argv[0])
-    if not (run_dir / STATS_FILE).exists():
+    if not (run_dir / STATS).exists():
         print(
             f"pristine report: error: {run_dir} is not a pristine run directory (no stats.json)",
             file=sys.stderr,

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline.outputs import BATCH_STATS_DIR, MANIFEST, STATS, SYNTHETIC_BY_DOMAIN_STEM
 from pipeline.stats import (
-    STATS_FILE,
     SYNTHETIC_GROUPS,
     UNREADABLE_INPUTS,
     build_stats,
@@ -36,8 +36,6 @@ from pipeline.stats import (
 from transforms.crawl import crawl_id
 
 SOURCES = {"s3": "s3://commoncrawl", "https": "https://data.commoncrawl.org"}
-MANIFEST = "manifest.jsonl"
-BATCH_STATS_DIR = "_batches"
 
 
 def crawl_key(crawl: str) -> tuple[int, int]:
@@ -132,7 +130,7 @@ def commit_batch(staging: str, output: str, batch: Batch) -> dict:
     leftovers = _parquet_files(output, f"*-{batch.id}.parquet")
     if leftovers:  # a commit that was killed half-way
         FileSystems.delete([m.path for m in leftovers])
-    with FileSystems.open(FileSystems.join(staging, STATS_FILE), compression_type="uncompressed") as f:
+    with FileSystems.open(FileSystems.join(staging, STATS), compression_type="uncompressed") as f:
         stats = json.loads(f.read())
     for meta in _parquet_files(staging, "*.parquet"):
         relative = meta.path[len(staging) :].lstrip("/")
@@ -155,10 +153,10 @@ def reference_files(output: str, crawl: str) -> list[str]:
     """The synthetic_by_domain files of the committed batches of snapshots older than `crawl`: the human
     baseline of `crawl`'s synthetic-share estimates (file names end in the batch id, which starts with
     its crawl)."""
-    files = FileSystems.match([FileSystems.join(output, "synthetic_by_domain-*.parquet")])[0].metadata_list
+    pattern = FileSystems.join(output, f"{SYNTHETIC_BY_DOMAIN_STEM}-*.parquet")
     older = []
-    for meta in files:
-        name = meta.path.rsplit("/", 1)[-1].removeprefix("synthetic_by_domain-")
+    for meta in FileSystems.match([pattern])[0].metadata_list:
+        name = meta.path.rsplit("/", 1)[-1].removeprefix(f"{SYNTHETIC_BY_DOMAIN_STEM}-")
         found = crawl_id(name)
         if found and re.match(r"-b\d+-", name[len(found[0]) :]) and crawl_key(found[0]) < crawl_key(crawl):
             older.append(meta.path)

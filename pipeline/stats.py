@@ -14,10 +14,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from pipeline.outputs import STATS
 from transforms.read.record import UNREADABLE_INPUTS, UNREADABLE_LISTED
 from transforms.schema import STATUS_FAILED, STATUS_KEPT, STATUS_REJECTED
 
-STATS_FILE = "stats.json"
 SUMMARY_LISTED = 10  # most listed in the terminal summary
 
 
@@ -97,7 +97,7 @@ def write_stats_file(stats: dict, output_dir: str) -> dict:
     """Write output_dir/stats.json (the one place that formats it)."""
     from apache_beam.io.filesystems import FileSystems
 
-    with FileSystems.create(FileSystems.join(output_dir, STATS_FILE)) as f:
+    with FileSystems.create(FileSystems.join(output_dir, STATS)) as f:
         f.write(json.dumps(stats, indent=2, sort_keys=True).encode())
     return stats
 
@@ -177,7 +177,7 @@ def write_recurated_stats(
 def read_stats(output_dir: str) -> dict:
     from apache_beam.io.filesystems import FileSystems
 
-    with FileSystems.open(FileSystems.join(output_dir, STATS_FILE)) as f:
+    with FileSystems.open(FileSystems.join(output_dir, STATS)) as f:
         return json.loads(f.read())
 
 

@@ -34,10 +34,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from pipeline.outputs import ROOTS, STATS
 from transforms.read import decode_html, read_record_at
 from transforms.schema import document_id
 
-ROOTS = ("curated", "rejected", "failed")
 COLUMNS = [
     "id",
     "url",
@@ -147,7 +147,7 @@ def is_unreadable_row(row: dict) -> bool:
 def is_run_dir(run_dir: str | Path) -> bool:
     """A pristine run's output: stats.json, or one of curated/, rejected/, failed/."""
     run = Path(run_dir)
-    return (run / "stats.json").is_file() or any((run / root).is_dir() for root in ROOTS)
+    return (run / STATS).is_file() or any((run / root).is_dir() for root in ROOTS)
 
 
 def _check_row(row: dict, extractors: dict, report: VerifyReport) -> list[VerifyFailure]:

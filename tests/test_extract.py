@@ -1,4 +1,4 @@
-"""transforms/extract.py and pipeline/evaluation.py: extraction quality on real pages, the AEB metric, and a
+"""transforms/extract.py and pipeline/evaluate/extraction.py: extraction quality on real pages, the AEB metric, and a
 time limit that really stops a hanging extractor (real child processes, real hangs, real crashes)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.evaluation import (
+from pipeline.evaluate.extraction import (
     AEB_DIRNAME,
     AEB_PUBLISHED,
     aeb_scores,

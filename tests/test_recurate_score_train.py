@@ -229,7 +229,7 @@ def test_corrupt_quality_model_is_a_clear_error(tmp_path, capsys):
 
 
 def test_a_degenerate_quality_model_is_flagged(tmp_path, capsys):
-    from transforms.signals.quality_model import degenerate
+    from pipeline.train.quality import degenerate
 
     assert degenerate({"test": 0}).startswith("no held-out texts")
     assert "0.4999-0.5002" in degenerate({"test": 20, "score_min": 0.4999, "score_max": 0.5002})

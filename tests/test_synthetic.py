@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline import evaluate_synthetic, train_synthetic
+from pipeline.evaluate import synthetic as evaluate_synthetic
+from pipeline.train import synthetic as train_synthetic
 from transforms import synthetic as syn
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -205,7 +206,7 @@ def test_columns_batch(scorer):
 def test_held_out_web_fpr_is_measured_by_the_evaluation_code(scorer, shared_data):
     """The FPR on held-out human web text, recomputed here with the evaluation code, is what training
     measured and wrote into the model's metrics, and under the 2% target per source."""
-    from pipeline.web_text import load_web_text
+    from pipeline.train.web_text import load_web_text
 
     records = [r for r in load_web_text() if r["lang"] == "en" and r["pre_llm"] and r["split"] == "test"]
     result = evaluate_synthetic.web_fpr(scorer, records)
@@ -361,7 +362,7 @@ def test_split_keeps_pairs_together(l2r_rows):
 @pytest.fixture(scope="module")
 def small_docs(l2r_rows, shared_data):
     """Half of the L2R pairs (every 2nd) and the human web text, as training documents."""
-    from pipeline.web_text import load_web_text
+    from pipeline.train.web_text import load_web_text
 
     keep = set(sorted({r["pair_id"] for r in l2r_rows if r["pair_id"]})[::2])
     rows = [r for r in l2r_rows if r["pair_id"] in keep]

@@ -1,4 +1,4 @@
-"""The human web-text corpus (pipeline/web_text.py): every source, held-out splits, the pipeline's own text."""
+"""The human web-text corpus (pipeline/train/web_text.py): every source, held-out splits, the pipeline's own text."""
 
 from collections import Counter, defaultdict
 
@@ -7,8 +7,8 @@ import pytest
 from conftest import WARC_SAMPLES
 
 from pipeline import cli
-from pipeline.train_synthetic import split_of
-from pipeline.web_text import PRE_LLM_CUTOFF, SOURCES, SPLIT_CUTS, SPLIT_SEED, load_web_text
+from pipeline.train.synthetic import split_of
+from pipeline.train.web_text import PRE_LLM_CUTOFF, SOURCES, SPLIT_CUTS, SPLIT_SEED, load_web_text
 
 
 @pytest.fixture(scope="module")

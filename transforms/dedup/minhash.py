@@ -20,7 +20,9 @@ NORMALIZATION_VERSION = "2"  # bump when normalize_text or shingles change: old 
 # Text: normalisation, shingles, exact key
 # --------------------------------------------------------------------------------------------------
 
-# Scripts written without spaces between words: every character is a token (as in transforms/signals/quality.py).
+# Scripts written without spaces between words: every character is a token. Not transforms.text.words on
+# purpose: dedup case-folds, drops punctuation and splits only Han / kana, and its tokens are part of
+# NORMALIZATION_VERSION (changing them would stop every stored index from matching).
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
 _TOKEN_RE = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+")
 

@@ -18,7 +18,7 @@ Pure functions first (no Beam here):
 
 An empty extraction is not a failure: `text` is "" and the decide stage rejects the row as empty.
 
-Settings and limits were chosen by measuring F1 (`pipeline.evaluation`, AEB benchmark) and time on the
+Settings and limits were chosen by measuring F1 (`pipeline.evaluate.extraction`, AEB benchmark) and time on the
 shared data; the numbers are in the comments next to each choice.
 
 Known pathological inputs (measured here): Resiliparse's main-content pass is quadratic in nesting depth
@@ -80,7 +80,7 @@ DEFAULT_MAX_HTML_CHARS = 500_000
 STARTUP_TIMEOUT_S = 120.0
 
 # trafilatura settings, picked on the AEB (F1 / precision / recall; pages per second in one process, with
-# title and date; reproduce a row with `python -m pipeline.evaluation aeb --in-process --set KEY=VALUE ...`):
+# title and date; reproduce a row with `python -m pipeline.evaluate.extraction aeb --in-process --set KEY=VALUE ...`):
 #   trafilatura defaults (comments on)        0.958 / 0.939 / 0.978   ~42 p/s
 #   favor_precision, no comments              0.964 / 0.958 / 0.971   ~45 p/s
 #   fast, no comments                         0.962 / 0.946 / 0.979   ~63 p/s

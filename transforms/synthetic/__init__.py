@@ -9,7 +9,7 @@ trustworthy. This module has both, as pure functions (no Beam at import):
 - ``SyntheticScorer``: the shipped model (``transforms/models/``: a small fastText classifier scored by its
   raw margin, a logistic-regression combiner of that margin with the style features, and an isotonic
   calibrator), with ``score_batch`` (calibrated P(synthetic) in [0, 1]) and ``explain`` (per-feature
-  contributions in logit units). Trained by ``pipeline/train_synthetic.py``; see
+  contributions in logit units). Trained by ``pipeline/train/synthetic/``; see
   ``transforms/models/SYNTHETIC_MODEL_CARD.md`` for data, licence, metrics and blind spots.
 - ``auroc``, ``tpr_at_fpr``, ``ece``: the metrics every report uses.
 - ``mixture_estimate``, ``domain_estimate``, ``group_estimate``: the AI share of a group of documents as

@@ -9,7 +9,7 @@ import unicodedata
 import zlib
 from collections.abc import Sequence
 
-from transforms.signals.quality import NO_SPACE_LANGS, NO_WORD_LENGTH_LANGS, normalize_lang, words
+from transforms.text import NO_SPACE_LANGS, NO_WORD_LENGTH_LANGS, normalize_lang, words
 
 #: Languages the model was trained on (lid.176 codes). Other languages score None.
 SUPPORTED_LANGS = frozenset({"en"})

@@ -19,6 +19,9 @@ def _check_binary(y, s) -> tuple[np.ndarray, np.ndarray]:
     return y, s
 
 
+# Hand-written on purpose: scipy.stats.mannwhitneyu(pos, neg).statistic / (n_pos * n_neg) gives the same AUROC
+# (max difference 0.0 over 50 sets of 5,000 tied scores) but takes 3.8 ms against 0.55 ms here (it also
+# computes a p-value); scikit-learn is not a dependency of the scoring workers.
 def auroc(labels, scores) -> float | None:
     """Area under the ROC curve: P(score of a random positive > score of a random negative), ties
     counting one half (Mann-Whitney U). None when a class is missing."""

@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 
 from transforms.schema import SYNTHETIC_COLUMN_NAMES, SYNTHETIC_COLUMNS  # noqa: F401  (exported)
-from transforms.signals.quality import normalize_lang
 from transforms.synthetic.features import (
     ABSTAIN_NOT_ENGLISH,
     CHATBOT_CAP,
@@ -33,6 +32,7 @@ from transforms.synthetic.features import (
     prose_lines,
     prose_sample,
 )
+from transforms.text import normalize_lang
 
 # --------------------------------------------------------------------------------------------------
 # Model files and the operating point
@@ -80,7 +80,7 @@ FPR_IN_DOMAIN: float | None = _OP.get("in_domain", {}).get("fpr")
 
 
 # --------------------------------------------------------------------------------------------------
-# The combiner and the calibrator (numpy; fitted by pipeline/train_synthetic.py)
+# The combiner and the calibrator (numpy; fitted by pipeline/train/synthetic/)
 # --------------------------------------------------------------------------------------------------
 
 #: Inputs of the combiner, in order: the fastText margin, then the style features.
@@ -128,6 +128,9 @@ class Standardizer:
         return {k: getattr(self, k).tolist() for k in ("lo", "hi", "mean", "std")}
 
 
+# fit_logistic and fit_isotonic stay hand-written (numpy, ~60 lines): `make models` must give the same bytes,
+# and scikit-learn's lbfgs LogisticRegression stops at a tolerance (its coefficients would move the shipped
+# synthetic.json), while its IsotonicRegression has neither the block-mean knots nor the prior smoothing.
 def fit_logistic(
     z: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, l2: float = 1.0, max_iter: int = 100
 ) -> tuple[np.ndarray, float]:
@@ -244,7 +247,7 @@ class SyntheticScorer:
         if params is None:
             raise FileNotFoundError(
                 f"synthetic model parameters {d / PARAMS_FILE} missing or unreadable: run `make models` "
-                "(python -m pipeline.train_synthetic)"
+                "(python -m pipeline.train.synthetic)"
             )
         path = d / params["fasttext"]["file"]
         try:

@@ -26,6 +26,8 @@ from transforms.synthetic.model import PARAMS_FILE, model_dir
 Z95 = NormalDist().inv_cdf(0.975)
 
 
+# Not scipy.stats.binomtest(k, n).proportion_ci("wilson"): k and n here are fractional pseudo-counts,
+# binomtest takes integers only.
 def wilson_interval(k: float, n: float, z: float = Z95) -> tuple[float, float]:
     """Wilson score interval of a binomial proportion k / n (k, n may be fractional pseudo-counts)."""
     if n <= 0:

@@ -1,6 +1,6 @@
 """Evaluate the synthetic-text model on labelled text (`pristine evaluate synthetic`).
 
-    python -m pipeline.evaluate_synthetic --input LABELLED.jsonl[.gz] [--json OUT.json] [--model DIR]
+    python -m pipeline.evaluate.synthetic --input LABELLED.jsonl[.gz] [--json OUT.json] [--model DIR]
 
 Input: JSON lines with `text` and `label` in {human, synthetic}; optional `domain`, `generator` (any
 other string field can be named with --group-by). Prints, overall and per group: n, AUROC, TPR at 1% FPR,
@@ -11,10 +11,10 @@ pipeline would report for that set.
 Texts are scored as English unless --lang-id is given (then lid.176 decides). Texts the model abstains
 on (other languages, too short, not prose) are counted by reason and left out.
 
-    python -m pipeline.evaluate_synthetic --web [--split test] [--model DIR]
+    python -m pipeline.evaluate.synthetic --web [--split test] [--model DIR]
 
 measures the false-positive rate at the flag threshold on the held-out human web text (the pipeline's own
-extraction of the shared pre-LLM web pages, ``pipeline.web_text``; English, fetched or published before
+extraction of the shared pre-LLM web pages, ``pipeline.train.web_text``; English, fetched or published before
 2022-11-30), per source, with the share of pages the scorer abstains on.
 """
 
@@ -28,7 +28,7 @@ from collections import Counter
 
 import numpy as np
 
-from pipeline.train_synthetic import load_labelled
+from pipeline.train.synthetic.data import load_labelled
 from transforms import synthetic as syn
 
 # The metric functions live in transforms.synthetic (the training script and the tests use them too).
@@ -92,7 +92,7 @@ def evaluate(
 
 def web_fpr(scorer: syn.SyntheticScorer, records: list[dict], threshold: float | None = None) -> dict:
     """Per source (and pooled): pages, abstained share, scored pages, flagged and FPR at `threshold` (the
-    model's by default) over `records` of human web text (``pipeline.web_text`` records)."""
+    model's by default) over `records` of human web text (``pipeline.train.web_text`` records)."""
     threshold = scorer.threshold if threshold is None else threshold
     out = {}
     sources = sorted({r["source"] for r in records})
@@ -117,7 +117,7 @@ def web_fpr(scorer: syn.SyntheticScorer, records: list[dict], threshold: float |
 
 
 def main_web(args) -> int:
-    from pipeline.web_text import load_web_text
+    from pipeline.train.web_text import load_web_text
 
     scorer = syn.SyntheticScorer.load(args.model)
     records = [

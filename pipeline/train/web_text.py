@@ -1,6 +1,6 @@
 """Human web text as the pipeline produces it: the shared web pages run through pristine's own extraction.
 
-    python -m pipeline.web_text [--refresh]      # prints counts per source, split and language
+    python -m pipeline.train.web_text [--refresh]      # prints counts per source, split and language
 
 The synthetic-text model is trained, calibrated and tested on what ``pristine run`` actually writes into
 `text`, boilerplate leftovers included, not on clean passages. This module builds that corpus from
@@ -18,14 +18,14 @@ Each page goes through ``transforms.extract.beam.ExtractTextFn`` (the same DoFn,
 run``: charset decoding, trafilatura in a time-limited child) and lid.176 (``transforms.signals.langid``, as the
 scoring stage). Records: ``{source, key, url, date, pre_llm, text, lang, lang_score, split, group}``.
 
-``split`` (train / cal / test, 60 / 20 / 20) is ``train_synthetic.split_of`` of ``group`` with the same cuts
+``split`` (train / cal / test, 60 / 20 / 20) is ``pipeline.train.synthetic.data.split_of`` of ``group`` with the same cuts
 for every source. ``group`` is the page itself (its key), except that the same URL (a page captured in
 both a WARC and an ARC file, or twice) and the same extracted text always share a group, so no page sits on
 both sides of a split. Pages whose extraction failed or is empty are left out (``load_web_text`` returns
 only records with text).
 
 The result is cached in ``.cache/web_text-<hash>.jsonl.gz`` (gitignored), keyed by the code of this module,
-the extractor, the WARC reader, the installed trafilatura / lid.176, and the names and sizes of the input
+the extract DoFn, the extractor, the WARC reader, the installed trafilatura / lid.176, and the names and sizes of the input
 files: a change to any of them rebuilds it.
 """
 
@@ -43,7 +43,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared" / "data"
 PAGES_DIR = SHARED / "web-pages-pre2022"
 AEB_DIR = SHARED / "html-extraction-scrapinghub-aeb"
@@ -167,7 +167,7 @@ def extract_pages(pages) -> list[dict]:
 
 def assign_splits(records: list[dict]) -> None:
     """group (connected by shared URL or shared text) and split of every record, in place."""
-    from pipeline.train_synthetic import split_of
+    from pipeline.train.synthetic.data import split_of
 
     parent: dict[str, str] = {}
 
@@ -213,12 +213,18 @@ def _input_files() -> list[Path]:
     return files
 
 
-# the code that turns a page into the text pristine writes: this module, the graph, reading and extraction
-CODE_MODULES = ("pipeline.web_text", "pipeline.graph", "transforms.extract", "transforms.read")
+# the code that turns a page into the text pristine writes: this module, reading, extraction, language ID
+CODE_MODULES = (
+    "pipeline.train.web_text",
+    "transforms.read",
+    "transforms.extract",
+    "transforms.signals.langid",
+)
 
 
 def _code_files() -> list[Path]:
-    """The source files of CODE_MODULES (every .py file of a package)."""
+    """The source files of CODE_MODULES (every .py file of a package), found by import so that moving a
+    module cannot silently leave it out of the key."""
     files = []
     for name in CODE_MODULES:
         spec = importlib.util.find_spec(name)
@@ -296,7 +302,9 @@ def summary(records: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m pipeline.web_text", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m pipeline.train.web_text", description=__doc__.split("\n\n")[0]
+    )
     p.add_argument("--refresh", action="store_true", help="re-extract even if the cache is current")
     args = p.parse_args(argv)
     t0 = datetime.now()

@@ -143,7 +143,7 @@ AEB_PUBLISHED = {
 
 
 # ---------------------------------------------------------------------------------------------------------
-# command line: python -m pipeline.evaluation aeb [--extractor trafilatura] [--in-process] [--set fast=false]
+# command line: python -m pipeline.evaluate.extraction aeb [--extractor trafilatura] [--in-process] [--set fast=false]
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -204,7 +204,9 @@ def _parse_setting(item: str) -> tuple[str, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.evaluation", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.evaluate.extraction", description=__doc__.split("\n")[0]
+    )
     sub = parser.add_subparsers(dest="evaluation", required=True)
     aeb = sub.add_parser(
         "aeb", help="main-text extraction on the Scrapinghub/Zyte Article Extraction Benchmark"
