@@ -17,7 +17,9 @@ PACKAGES = ("pipeline", "transforms")
 BEAM_MODULES = {
     "pipeline.graph": "wires the stages' composites into the job",
     "pipeline.api": "the stages' composites for pipelines of your own",
-    "pipeline.cli": "launches pipelines: runner, staging, metrics",
+    "pipeline.cli": "the command line: checks inputs and outputs through Beam's FileSystems",
+    "pipeline.run": "launches a pipeline: runner, staging directory, metrics into stats.json",
+    "pipeline.backfill": "launches the batches of a backfill or a resumable run",
     "pipeline.options": "the PipelineOptions subclass every flag lives in",
     "pipeline.snapshots": "backfill: reads warc.paths.gz and its manifest through Beam's FileSystems",
     "transforms.beam_util": "what the stages' beam.py share: dead letters and stage clocks (Beam Metrics)",
@@ -30,7 +32,9 @@ def module_name(path: Path) -> str:
 
 
 def all_modules() -> list[str]:
-    return sorted(module_name(p) for package in PACKAGES for p in (REPO / package).rglob("*.py"))
+    """Every module of the packages (not `__main__` modules: importing one runs a command)."""
+    paths = [p for package in PACKAGES for p in (REPO / package).rglob("*.py") if p.name != "__main__.py"]
+    return sorted(module_name(p) for p in paths)
 
 
 def is_beam_module(name: str) -> bool:
