@@ -580,7 +580,9 @@ def run_batches(
         against = [*user_against, index] if FileSystems.exists(index) else list(user_against)
         # a backfill's human baseline for the synthetic estimates: the committed batches of older snapshots
         reference: list[str] = []
-        if with_crawl and not any(a.startswith(("--synthetic-reference", "--synthetic_reference")) for a in run_args):
+        if with_crawl and not any(
+            a.startswith(("--synthetic-reference", "--synthetic_reference")) for a in run_args
+        ):
             older = snapshots.reference_files(output, batch.crawl)
             reference = ["--synthetic-reference", *older] if older else []
         batch_argv = [

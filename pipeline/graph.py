@@ -15,7 +15,6 @@ import time
 from contextlib import contextmanager
 
 import apache_beam as beam
-import pyarrow as pa
 from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
@@ -276,17 +275,7 @@ class Decide(beam.DoFn):
         yield row
 
 
-def _estimate_field(name: str) -> pa.Field:
-    if name.startswith("histogram"):
-        return pa.field(name, pa.list_(pa.int64()))
-    if name.startswith("n_") or name == "reference_n":
-        return pa.field(name, pa.int64())
-    if name.startswith("share"):
-        return pa.field(name, pa.float64())
-    return pa.field(name, pa.string())
-
-
-DOMAIN_ESTIMATES_SCHEMA = pa.schema([_estimate_field(name) for name in synthetic.DOMAIN_ESTIMATE_FIELDS])
+DOMAIN_ESTIMATES_SCHEMA = synthetic.DOMAIN_ESTIMATES_SCHEMA
 
 
 class EstimateAndDecide(beam.PTransform):

@@ -191,7 +191,13 @@ def synthetic_sections(stats: dict, run_dir: Path) -> list[str]:
         ]
         sections.append(interval_chart(f"Estimated AI share, by {name} (95% interval)", rows))
         sections.append(estimate_table(f"AI share by {name}: n, human reference and method", column, records))
-    files = sorted(run_dir.glob(SYNTHETIC_BY_DOMAIN.replace(".parquet", "*.parquet")))
+    # a run's file, or a backfill's merge of its batches' (the batches' own where there is no merge)
+    merged = run_dir / SYNTHETIC_BY_DOMAIN
+    files = (
+        [merged]
+        if merged.exists()
+        else sorted(run_dir.glob(SYNTHETIC_BY_DOMAIN.replace(".parquet", "-*.parquet")))
+    )
     if files:
         table = [r for f in files for r in pq.read_table(f).to_pylist() if r.get("share") is not None]
         table.sort(key=lambda r: (-r["share"], -r["n_target"]))
