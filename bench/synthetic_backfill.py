@@ -7,7 +7,8 @@ CC-MAIN-2020-34 holds every WARC/ARC sample (Common Crawl, ClueWeb, Heritrix, Wa
 except those of NEWER; CC-MAIN-2024-22 holds NEWER: the Internet Archive ARC of the 2008 crawl whose WARC
 (``other-crawls/example.warc.gz``) is in the older snapshot (the same domains crawled again) and the 2024
 crawls. Runs ``pristine backfill`` over both (the older snapshot is the newer one's reference,
-automatically) and prints the per-crawl and per-domain estimates with their n, reference and method.
+automatically) and prints the per-crawl and per-domain estimates with their n, reference and method (per
+domain: the batches' estimates merged, as in the backfill's synthetic_by_domain.parquet).
 """
 
 from __future__ import annotations
@@ -88,9 +89,7 @@ def main(argv=None) -> int:
                     f"| {key} | {r['target']} | {r['n_target']} | {_interval(r)} | {r['n_target_quality']} "
                     f"| {_interval(r, '_quality')} | {r['reference']} | {int(r['reference_n'])} |"
                 )
-        rows = [
-            r for f in sorted(out.glob("synthetic_by_domain-*.parquet")) for r in pq.read_table(f).to_pylist()
-        ]
+        rows = pq.read_table(out / "synthetic_by_domain.parquet").to_pylist()  # the batches, merged
         rows.sort(key=lambda r: (r["crawl"], -r["n_scored"], r["domain"] or ""))
         print(
             "\n| crawl | domain | n scored | AI share [95%] | quality: n, share | reference (level, n) | method |"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from pipeline.outputs import CURATED, REJECTED, REPORT, STATS, SYNTHETIC_BY_DOMAIN_FILES
+from pipeline.outputs import CURATED, REJECTED, REPORT, STATS, SYNTHETIC_BY_DOMAIN, SYNTHETIC_BY_DOMAIN_FILES
 
 PALETTE = ["#3b6ea5", "#c8553d", "#588b8b", "#f2a541", "#8e6c8a", "#6a994e"]
 # one colour per status in every chart: kept blue, rejected red, failed amber
@@ -189,7 +189,9 @@ def synthetic_sections(stats: dict, run_dir: Path) -> list[str]:
         ]
         sections.append(interval_chart(f"Estimated AI share, by {name} (95% interval)", rows))
         sections.append(estimate_table(f"AI share by {name}: n, human reference and method", column, records))
-    files = sorted(run_dir.glob(SYNTHETIC_BY_DOMAIN_FILES))
+    # a run's file, or a backfill's merge of its batches' (the batches' own where there is no merge)
+    merged = run_dir / SYNTHETIC_BY_DOMAIN
+    files = [merged] if merged.exists() else sorted(run_dir.glob(SYNTHETIC_BY_DOMAIN_FILES))
     if files:
         table = [r for f in files for r in pq.read_table(f).to_pylist() if r.get("share") is not None]
         table.sort(key=lambda r: (-r["share"], -r["n_target"]))

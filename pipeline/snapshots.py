@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.outputs import BATCH_STATS_DIR, MANIFEST, STATS, SYNTHETIC_BY_DOMAIN_STEM
+from pipeline.outputs import BATCH_STATS_DIR, MANIFEST, STATS, SYNTHETIC_BY_DOMAIN, SYNTHETIC_BY_DOMAIN_STEM
 from pipeline.stats import (
     SYNTHETIC_GROUPS,
     UNREADABLE_INPUTS,
@@ -191,11 +191,43 @@ def merge_stats(output: str) -> dict:
         totals.pop(derived, None)
     stats = build_stats(totals, "warc")
     stats.update(merge_synthetic(parts))
+    merge_domain_estimates(output)
     stats["batches"] = len(metas)
     latest = [p["provenance"] for p in parts if p.get("provenance")]
     if latest:
         stats["provenance"] = latest[-1]
     return write_stats_file(stats, output)
+
+
+def merge_domain_estimates(output: str) -> str | None:
+    """DIR/synthetic_by_domain.parquet: the per-domain estimates of every committed batch, merged per
+    (crawl, domain) (``synthetic.merge_domain_records``), so a domain spread over batches is estimated from
+    all its documents. The per-batch files stay (the reference of later snapshots); None without any."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from transforms import synthetic
+
+    metas = FileSystems.match([FileSystems.join(output, f"{SYNTHETIC_BY_DOMAIN_STEM}-*.parquet")])[
+        0
+    ].metadata_list
+    if not metas:
+        return None
+    records = []
+    for meta in sorted(metas, key=lambda m: m.path):
+        with FileSystems.open(meta.path, compression_type="uncompressed") as f:
+            records += pq.read_table(pa.BufferReader(f.read())).to_pylist()
+    table = pa.Table.from_pylist(
+        synthetic.merge_domain_records(records), schema=synthetic.DOMAIN_ESTIMATES_SCHEMA
+    )
+    path = FileSystems.join(output, SYNTHETIC_BY_DOMAIN)
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    tmp = path + ".tmp"
+    with FileSystems.create(tmp) as f:
+        f.write(sink.getvalue().to_pybytes())
+    FileSystems.rename([tmp], [path])
+    return path
 
 
 class Progress:

@@ -122,6 +122,18 @@ def test_killed_backfill_resumes_to_the_same_output(mirror, tmp_path):
         for r in pq.read_table(f).to_pylist()
     ]
     assert newer_domains and all(r["reference"] == "CC-MAIN-2020-34" for r in newer_domains)
+    # synthetic_by_domain.parquet merges the batches: one row per (crawl, domain), counts summed
+    batch_rows = [
+        r for f in whole.glob("synthetic_by_domain-*.parquet") for r in pq.read_table(f).to_pylist()
+    ]
+    merged = pq.read_table(whole / "synthetic_by_domain.parquet").to_pylist()
+    keys = [(r["crawl"], r["domain"]) for r in merged]
+    assert len(keys) == len(set(keys)) == len({(r["crawl"], r["domain"]) for r in batch_rows})
+    for field in ("n_docs", "n_scored", "n_target"):
+        per_key = Counter()
+        for r in batch_rows:
+            per_key[r["crawl"], r["domain"]] += r[field]
+        assert {(r["crawl"], r["domain"]): r[field] for r in merged} == dict(per_key)
 
     # the same backfill in a process that is killed after its second batch is committed
     killed = tmp_path / "killed"

@@ -171,6 +171,33 @@ def test_merge_group_records_equals_the_whole():
         pop.merge_group_records([ra, {**rb, "synthetic_model": "other"}], BINS)
 
 
+def test_merge_domain_records_estimates_a_domain_from_all_its_batches():
+    rng = np.random.default_rng(11)
+    halves = [draw(rng, 20, 0.4), draw(rng, 25, 0.4)]  # under the minimum in each batch, over it together
+    records = [pop.domain_estimate("C", "d.example", {"post_llm": vector(h)}, BINS)[0] for h in halves]
+    assert all(r["share"] is None for r in records)
+    other = pop.domain_estimate("C", "e.example", {"post_llm": vector(draw(rng, 40, 0.0))}, BINS)[0]
+    merged = pop.merge_domain_records([*records, other], BINS)
+    assert [(r["crawl"], r["domain"]) for r in merged] == [("C", "d.example"), ("C", "e.example")]
+    d, e = merged
+    whole = pop.domain_estimate("C", "d.example", {"post_llm": vector(halves[0] + halves[1])}, BINS)[0]
+    assert d["n_target"] == 45 and d["histogram_target"] == (halves[0] + halves[1]).tolist()
+    assert d["share"] is not None and "2 batches merged" in d["method"]
+    assert (d["share"], d["share_low"], d["share_high"]) == pytest.approx(
+        (whole["share"], whole["share_low"], whole["share_high"])
+    )
+    assert e == other  # a domain in one batch only is kept as it was
+    # the schema of synthetic_by_domain.parquet holds every field, merged or not
+    table = pa.Table.from_pylist(merged, schema=pop.DOMAIN_ESTIMATES_SCHEMA)
+    assert table.num_rows == 2 and table.schema.names == list(pop.DOMAIN_ESTIMATE_FIELDS)
+    # batches written before reference masses were stored merge their counts, not a share
+    old = [{k: v for k, v in r.items() if not k.startswith("reference_mass")} for r in records]
+    (m,) = pop.merge_domain_records(old, BINS)
+    assert m["n_target"] == 45 and m["share"] is None and "not merged" in m["method"]
+    with pytest.raises(ValueError, match="different synthetic models"):
+        pop.merge_domain_records([records[0], {**records[1], "synthetic_model": "other"}], BINS)
+
+
 def scored_rows(crawl, domain, hist, day):
     rows = []
     for b, k in enumerate(hist):
@@ -254,6 +281,14 @@ def test_reference_files(tmp_path):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "synthetic_by_domain.parquet").write_bytes(b"")
     assert reference_files([str(tmp_path / "run")]) == [str(tmp_path / "run" / "synthetic_by_domain.parquet")]
+    # a backfill: its batches' files, or their merge where it has one (never both: no document twice)
+    batches = [tmp_path / "bf" / f"synthetic_by_domain-C-b{i}-x.parquet" for i in (0, 1)]
+    (tmp_path / "bf").mkdir()
+    for f in batches:
+        f.write_bytes(b"")
+    assert reference_files([str(tmp_path / "bf")]) == [str(f) for f in batches]
+    (tmp_path / "bf" / "synthetic_by_domain.parquet").write_bytes(b"")
+    assert reference_files([str(tmp_path / "bf")]) == [str(tmp_path / "bf" / "synthetic_by_domain.parquet")]
     with pytest.raises(ValueError, match="no synthetic_by_domain"):
         reference_files([str(tmp_path)])
 

@@ -26,7 +26,7 @@ from urllib.parse import quote, unquote
 import pyarrow as pa
 
 from transforms.schema import SCHEMA, STATUS_FAILED, STATUS_KEPT, STATUS_REJECTED, new_row
-from transforms.synthetic import DOMAIN_ESTIMATE_FIELDS
+from transforms.synthetic import DOMAIN_ESTIMATES_SCHEMA  # noqa: F401  (the file's schema, exported)
 
 ROOT_OF_STATUS = {STATUS_KEPT: "curated", STATUS_REJECTED: "rejected", STATUS_FAILED: "failed"}
 PARTITION_COLUMNS = {root: ("crawl", "lang") for root in ("curated", "rejected", "failed")}
@@ -80,16 +80,3 @@ def restore_partition_columns(path: str, record: dict) -> dict:
 
 # synthetic_by_domain.parquet: one row per (crawl, domain), the synthetic-share estimates of a run
 DOMAIN_ESTIMATES_FILE = "synthetic_by_domain"
-
-
-def _estimate_field(name: str) -> pa.Field:
-    if name.startswith("histogram"):
-        return pa.field(name, pa.list_(pa.int64()))
-    if name.startswith("n_") or name == "reference_n":
-        return pa.field(name, pa.int64())
-    if name.startswith("share"):
-        return pa.field(name, pa.float64())
-    return pa.field(name, pa.string())
-
-
-DOMAIN_ESTIMATES_SCHEMA = pa.schema([_estimate_field(name) for name in DOMAIN_ESTIMATE_FIELDS])

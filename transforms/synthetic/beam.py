@@ -91,17 +91,19 @@ class _Pool(beam.CombineFn):
 
 def reference_files(paths: Iterable[str]) -> list[str]:
     """Run directories, files or globs -> the synthetic_by_domain Parquet files they hold (a run's
-    ``synthetic_by_domain.parquet``, a backfill's ``synthetic_by_domain-<batch>.parquet``); ValueError
+    ``synthetic_by_domain.parquet``, which a backfill merges from its ``synthetic_by_domain-<batch>.parquet``:
+    those where it has not); ValueError
     naming a path that holds none."""
     from apache_beam.io.filesystems import FileSystems
 
     files = []
     for path in paths:
-        pattern = (
-            path
-            if path.endswith(".parquet") or "*" in path
-            else FileSystems.join(path, "synthetic_by_domain*.parquet")
-        )
+        if path.endswith(".parquet") or "*" in path:
+            pattern = path
+        elif FileSystems.exists(FileSystems.join(path, "synthetic_by_domain.parquet")):
+            pattern = FileSystems.join(path, "synthetic_by_domain.parquet")  # a run, or a backfill's merge
+        else:
+            pattern = FileSystems.join(path, "synthetic_by_domain-*.parquet")  # a backfill's batches
         found = sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
         if not found:
             raise ValueError(f"synthetic reference {path!r}: no synthetic_by_domain*.parquet there")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
+import pyarrow as pa
 
 from transforms.synthetic.model import PARAMS_FILE, model_dir
 
@@ -326,8 +327,44 @@ DOMAIN_ESTIMATE_FIELDS = (
     "method",
     "histogram",
     "histogram_quality",
+    # what merging the estimates of disjoint parts (backfill batches) needs: see merge_domain_records
+    "histogram_target",
+    "histogram_target_quality",
+    "reference_mass",
+    "reference_mass_quality",
     "synthetic_model",
 )
+# the columns of a per-domain estimate that add up over disjoint parts of its documents
+MERGED_BY_SUM = (
+    "n_docs",
+    "n_scored",
+    "n_quality",
+    "n_target",
+    "n_target_quality",
+    "histogram",
+    "histogram_quality",
+    "histogram_target",
+    "histogram_target_quality",
+    "reference_mass",
+    "reference_mass_quality",
+)
+
+
+def _estimate_field(name: str) -> pa.Field:
+    if name.startswith("reference_mass"):
+        return pa.field(name, pa.list_(pa.float64()))
+    if name.startswith("histogram"):
+        return pa.field(name, pa.list_(pa.int64()))
+    if name.startswith("n_") or name == "reference_n":
+        return pa.field(name, pa.int64())
+    if name.startswith("share"):
+        return pa.field(name, pa.float64())
+    return pa.field(name, pa.string())
+
+
+# synthetic_by_domain.parquet: one row per (crawl, domain)
+DOMAIN_ESTIMATES_SCHEMA = pa.schema([_estimate_field(name) for name in DOMAIN_ESTIMATE_FIELDS])
+
 GROUP_ESTIMATE_FIELDS = (
     "n_docs",
     "n_scored",
@@ -462,6 +499,11 @@ def domain_estimate(
         "method": METHOD if enough else f"pooled into crawl (fewer than {MIN_DOCS_FOR_ESTIMATE} scored)",
         "histogram": h_all.tolist(),
         "histogram_quality": h_quality.tolist(),
+        **{
+            key: own_part[key]
+            for key in MERGED_BY_SUM
+            if key.startswith(("histogram_target", "reference_mass"))
+        },
         "synthetic_model": bins.model,
     }
     parts = [(("crawl", crawl), {**counts, **own_part})]
@@ -520,3 +562,53 @@ def merge_group_records(records, bins: ScoreBins | None = None) -> dict:
             f"estimates from different synthetic models cannot be merged: {sorted(map(str, models))}"
         )
     return group_estimate(add_parts(records), bins)
+
+
+def merge_domain_records(records, bins: ScoreBins | None = None) -> list[dict]:
+    """Per-domain estimates of disjoint parts of a run (backfill batches) -> one per (crawl, domain),
+    recomputed from the summed target histograms and reference masses (each batch's reference for the
+    domain, weighted by its documents), with the same minimum count as a single run: a domain whose
+    documents are spread over batches gets its own estimate once they add up to MIN_DOCS_FOR_ESTIMATE.
+    Records without reference masses (written before they were stored) are merged without a share."""
+    bins = bins or shipped_bins()
+    groups: dict[tuple, list[dict]] = {}
+    for r in records:
+        if r.get("synthetic_model") != bins.model:
+            raise ValueError(
+                f"estimates from different synthetic models cannot be merged: {r.get('synthetic_model')!r}"
+            )
+        groups.setdefault((r["crawl"], r["domain"]), []).append(r)
+    merged = []
+    for (crawl, domain), parts in sorted(groups.items(), key=lambda kv: (str(kv[0][0]), str(kv[0][1]))):
+        if len(parts) == 1:
+            merged.append(parts[0])
+            continue
+        complete = all(p.get("reference_mass") is not None for p in parts)
+        out = {"crawl": crawl, "domain": domain, "synthetic_model": bins.model}
+        for key in MERGED_BY_SUM:
+            values = [p.get(key) for p in parts]
+            if any(v is None for v in values):
+                out[key] = None
+            elif key.startswith(("histogram", "reference_mass")):
+                out[key] = np.sum(values, axis=0).tolist()
+            else:
+                out[key] = int(sum(values))
+        out["reference_n"] = max(int(p["reference_n"] or 0) for p in parts)
+        for key in ("reference", "target", "reference_level"):
+            out[key] = _label(v for p in parts for v in str(p.get(key) or "").split(", ") if v)
+        enough = complete and out["n_target"] >= MIN_DOCS_FOR_ESTIMATE
+        for suffix in ("", "_quality"):
+            h = out.get("histogram_target" + suffix)
+            mass = np.asarray(out.get("reference_mass" + suffix) or [], dtype=float)
+            est = (None, None, None)
+            if complete and h is not None and sum(h) >= MIN_DOCS_FOR_ESTIMATE and mass.sum() > 0:
+                est = mixture_estimate(h, mass / mass.sum(), max(out["reference_n"], 1.0), bins.ai)
+            out.update(zip((f"share{suffix}", f"share{suffix}_low", f"share{suffix}_high"), est, strict=True))
+        if enough:
+            out["method"] = f"{METHOD}, {len(parts)} batches merged"
+        elif complete:
+            out["method"] = f"pooled into crawl (fewer than {MIN_DOCS_FOR_ESTIMATE} scored)"
+        else:
+            out["method"] = "not merged: batch estimates without reference masses"
+        merged.append({k: out.get(k) for k in DOMAIN_ESTIMATE_FIELDS})
+    return merged
