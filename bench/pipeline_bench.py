@@ -11,7 +11,7 @@ one stage after the other, with the same functions the Beam DoFns call and nothi
     langid    transforms.signals.langid.identify, batches of 256 (signals.beam.SCORE_BATCH)
     quality   transforms.signals.quality.quality_signals per document
     decide    transforms.decide.decide
-    write     transforms.sink.write_partition_file per partition
+    write     transforms.sink.beam.write_partition_file per partition
     synthetic transforms.synthetic's shipped scorer, batches of 256 (when the module and model exist)
     minhash   transforms.dedup.sketch_rows (signatures and shingle sets), batches of 256
 
