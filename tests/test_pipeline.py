@@ -166,6 +166,9 @@ def test_jsonl_input_end_to_end(tmp_path, shared_data):
     assert stats["documents_read"] == 5 and stats["accounting_ok"]
     assert (stats["kept"], stats["rejected"], stats["failed"]) == (2, 1, 2)
     assert stats["failed_by_reason"] == {"bad_json": 1, "missing_text": 1}
+    details = {r["failure_reason"]: r["failure_detail"] for r in pq.read_table(out / "failed").to_pylist()}
+    assert details["missing_text"].startswith("line 4: field 'text' is NoneType"), details
+    assert details["bad_json"].startswith("line 5: not JSON: "), details
     kept = pq.read_table(out / "curated").to_pylist()
     assert {(r["crawl"], r["lang"]) for r in kept} == {("MY-CORPUS", "en"), ("MY-CORPUS", "pt")}
     assert {r["id"] for r in kept} >= {"a"}

@@ -103,4 +103,6 @@ def test_jsonl_rows_that_are_not_json_name_their_problem(tmp_path):
     out = tmp_path / "out"
     assert cli.main(["run", "--input", str(path), "--input-format", "jsonl", "--output", str(out)]) == 0
     [bad] = [r for r in pq.read_table(out / "failed").to_pylist() if r["failure_reason"] == "bad_json"]
-    assert bad["warc_filename"] == str(path) and "line 1 column" not in bad["failure_detail"]
+    assert bad["warc_filename"] == str(path)
+    assert bad["failure_detail"].startswith("line 2: not JSON: "), bad["failure_detail"]
+    assert "line 1 column" not in bad["failure_detail"]

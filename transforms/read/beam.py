@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import urllib.error
+from collections.abc import Iterator
 
 import apache_beam as beam
 from apache_beam.io import fileio
@@ -62,14 +63,28 @@ class ReadTextDocuments(beam.PTransform):
 
     def expand(self, patterns):
         if self.input_format == "jsonl":
-            # pattern -> (path, line) -> row
-            lines = patterns | "read jsonl" >> beam.io.ReadAllFromText(with_filename=True)
+            # pattern -> matched files -> (path, line number, line) -> row
+            lines = (
+                patterns
+                | "match jsonl" >> fileio.MatchAll()
+                | "open jsonl" >> fileio.ReadMatches()
+                | "numbered lines" >> beam.FlatMap(numbered_lines)
+            )
             rows = lines | "parse json" >> beam.Map(parse_json_line, crawl=self.crawl)
         else:
             # pattern -> (path, record) -> row
             records = patterns | "read parquet" >> beam.io.ReadAllFromParquet(with_filename=True)
             rows = records | "to rows" >> beam.MapTuple(_parquet_row, crawl=self.crawl)
         return rows | "spread documents" >> beam.Reshuffle()
+
+
+def numbered_lines(readable) -> Iterator[tuple[str, int, str]]:
+    """An opened JSONL file (``fileio.ReadableFile``; .gz and other compressions by extension) -> (path, line
+    number from 1, line without its line break), streamed. Bytes that are not UTF-8 become U+FFFD."""
+    path = readable.metadata.path
+    with readable.open() as f:
+        for number, line in enumerate(iter(f.readline, b""), start=1):  # CompressedFile has no __iter__
+            yield path, number, line.rstrip(b"\r\n").decode("utf-8", "replace")
 
 
 def _parquet_row(path: str, record: dict, crawl: str | None = None) -> dict:

@@ -76,22 +76,23 @@ def text_document_row(record: dict, source: str, crawl: str | None) -> dict:
     return row
 
 
-def parse_json_line(item: tuple[str, str], crawl: str | None) -> dict:
-    path, line = item
+def parse_json_line(item: tuple[str, int, str], crawl: str | None) -> dict:
+    """(path, line number, line) of a JSONL file -> a row; a line that is not a JSON object is a failed row
+    (``bad_json``) whose detail names the line (``line 7: not JSON: ...``)."""
+    path, number, line = item
     try:
         record = json.loads(line)
         if not isinstance(record, dict):
             raise ValueError(f"a JSON {type(record).__name__}, not an object")
     except ValueError as exc:
-        # json's "line 1 column N" is within this one line, not the file: say the column only
-        detail = (
-            f"{exc.msg} (column {exc.colno} of the line)"
-            if isinstance(exc, json.JSONDecodeError)
-            else str(exc)
-        )
+        # json's "line 1 column N" is within this one line, not the file: say the file's line and the column
+        detail = f"{exc.msg} (column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else str(exc)
         return failed(
-            new_row(id=document_id(path, line), crawl=crawl, warc_filename=path),
+            new_row(id=document_id(path, str(number), line), crawl=crawl, warc_filename=path),
             "bad_json",
-            f"not JSON: {detail}",
+            f"line {number}: not JSON: {detail}",
         )
-    return text_document_row(record, path, crawl)
+    row = text_document_row(record, path, crawl)
+    if row.get("failure_reason") and row.get("failure_detail"):
+        row["failure_detail"] = f"line {number}: {row['failure_detail']}"
+    return row
