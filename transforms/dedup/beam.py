@@ -577,6 +577,37 @@ class Deduplicate(beam.PTransform):
         return pcoll | f"bytes: {name}" >> beam.ParDo(CountShuffleBytes(name)) if self.measure else pcoll
 
     def expand(self, rows):
+        # row -> (id64, packed row) | texts | fetches | buckets | index records | rows without text
+        sketched, texts, buckets = self._sketch(rows)
+        # 1. URL dedup: (url key, fetch) -> (text id, mark) for the older fetches
+        url_marks = (
+            self._bytes(sketched[SketchDocuments.FETCHES], "url")
+            | "group fetches of a url" >> beam.GroupByKey()
+            | "keep newest fetch" >> beam.ParDo(KeepNewestFetch())
+        )
+        # 2. LSH: (bucket id, text id) -> (text id, text id) candidate pairs
+        pairs = self._candidate_pairs(buckets)
+        # 3. per distinct text -> exact edges, names, verdicts; candidate pairs -> verified near edges
+        resolved, near_edges = self._resolve(texts, url_marks, pairs)
+        # 4. + 5. edges -> connected components -> (id64, verdict) for every member of a cluster
+        verdicts = self._verdicts(resolved, near_edges)
+        # 6. (id64, packed row) + (id64, verdict) -> row with the dedup columns: the one shuffle rows take
+        deduplicated = (
+            {
+                "rows": self._bytes(sketched.id_to_row, "rows"),
+                "verdicts": self._bytes(verdicts, "verdicts"),
+            }
+            | "join verdicts to rows" >> beam.CoGroupByKey()
+            | "add dedup columns" >> beam.ParDo(AddDedupColumns())
+        )
+        return (
+            deduplicated,
+            sketched[SketchDocuments.PASSTHROUGH],
+        ) | "with rows without text" >> beam.Flatten()
+
+    def _sketch(self, rows):
+        """rows -> (the sketch outputs, (text id, ...) texts, (bucket id, text id) buckets), this run's with
+        the earlier runs' (--dedup-against); writes this run's signature index."""
         cfg = self.config
         if self.index_dir:
             existing = FileSystems.match([FileSystems.join(self.index_dir, f"{INDEX_FILE_PREFIX}*.parquet")])
@@ -585,7 +616,6 @@ class Deduplicate(beam.PTransform):
                     f"{self.index_dir} already holds a signature index: remove it or use a new directory"
                 )
         S = SketchDocuments
-        # row -> (id64, packed row) | texts | fetches | buckets | index records | passthrough rows
         sketched = (
             rows
             | "batch rows"
@@ -617,15 +647,12 @@ class Deduplicate(beam.PTransform):
                 buckets,
                 earlier[ReadIndexFile.BUCKETS],
             ) | "this run's and earlier buckets" >> beam.Flatten()
+        return sketched, texts, buckets
 
-        # 1. URL dedup: (url key, fetch) -> (text id, mark) for the older fetches
-        url_marks = (
-            self._bytes(sketched[S.FETCHES], "url")
-            | "group fetches of a url" >> beam.GroupByKey()
-            | "keep newest fetch" >> beam.ParDo(KeepNewestFetch())
-        )
-        # 2. LSH: (bucket id, text id) -> capped distinct texts per bucket -> (text id, text id) candidate pairs
-        pairs = (
+    def _candidate_pairs(self, buckets):
+        """(bucket id, text id) -> capped distinct texts per bucket -> (text id, text id) candidate pairs."""
+        cfg = self.config
+        return (
             self._bytes(buckets, "buckets")
             | "fill buckets"
             >> beam.CombinePerKey(
@@ -633,7 +660,10 @@ class Deduplicate(beam.PTransform):
             )
             | "pairs per bucket" >> beam.ParDo(BucketPairs(cfg))
         )
-        # 3. per distinct text: its documents, URL marks and pairs -> exact edges, names, pair sides
+
+    def _resolve(self, texts, url_marks, pairs):
+        """Per distinct text: its documents, URL marks and pairs -> exact edges, names, verdicts and pair
+        sides; (pair, side) -> both sides -> (node, node) edge where the estimated Jaccard reaches the bar."""
         resolved = (
             {
                 "docs": self._bytes(texts, "texts"),
@@ -648,19 +678,21 @@ class Deduplicate(beam.PTransform):
                 ResolveText.EDGES, ResolveText.INFOS, ResolveText.VERDICTS, main="sides"
             )
         )
-        # (pair, side) -> both sides -> (node, node) edge if the estimated Jaccard reaches the bar
         near_edges = (
             self._bytes(resolved.sides, "pair_sides")
             | "both sides of a pair" >> beam.GroupByKey()
-            | "verify similarity" >> beam.ParDo(VerifyPairs(cfg))
+            | "verify similarity" >> beam.ParDo(VerifyPairs(self.config))
         )
-        # 4. components: (a, b) edges -> (node, root) star edges
+        return resolved, near_edges
+
+    def _verdicts(self, resolved, near_edges):
+        """Exact and near edges -> (node, root) star edges -> (id64, verdict) for every member of a cluster,
+        with the verdicts of texts outside any cluster (counted: dedup/verdicts_emitted)."""
         stars = (
             (resolved[ResolveText.EDGES], near_edges)
             | "exact and near edges" >> beam.Flatten()
-            | "connected components" >> ConnectedComponents(cfg.rounds, self.measure)
+            | "connected components" >> ConnectedComponents(self.config.rounds, self.measure)
         )
-        # 5. verdicts: (node, links and names) -> (id64, verdict) for every member of a cluster
         links = (
             stars | "link both ends" >> beam.FlatMapTuple(link_both_ends),
             resolved[ResolveText.INFOS],
@@ -671,13 +703,4 @@ class Deduplicate(beam.PTransform):
             | "label clusters" >> beam.ParDo(LabelClusters())
         )
         verdicts = (resolved[ResolveText.VERDICTS], cluster_verdicts) | "all verdicts" >> beam.Flatten()
-        verdicts = verdicts | "count verdicts" >> beam.Map(
-            _count, Metrics.counter("dedup", "verdicts_emitted")
-        )
-        # 6. (id64, packed row) + (id64, verdict) -> row with the dedup columns: the one shuffle rows take
-        deduplicated = (
-            {"rows": self._bytes(sketched.id_to_row, "rows"), "verdicts": self._bytes(verdicts, "verdicts")}
-            | "join verdicts to rows" >> beam.CoGroupByKey()
-            | "add dedup columns" >> beam.ParDo(AddDedupColumns())
-        )
-        return (deduplicated, sketched[S.PASSTHROUGH]) | "with rows without text" >> beam.Flatten()
+        return verdicts | "count verdicts" >> beam.Map(_count, Metrics.counter("dedup", "verdicts_emitted"))
