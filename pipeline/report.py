@@ -209,6 +209,7 @@ def synthetic_sections(stats: dict, run_dir: Path) -> list[str]:
 
 
 def build_report(run_dir: str | Path) -> str:
+    """The run's report: counts, score histograms, duplicate clusters, AI-share estimates, stage timings."""
     run_dir = Path(run_dir)
     stats = json.loads((run_dir / STATS).read_text())
     wanted = [
@@ -222,16 +223,27 @@ def build_report(run_dir: str | Path) -> str:
     ]
     kept = _columns(run_dir, CURATED, wanted)
     rejected = _columns(run_dir, REJECTED, wanted)
-    sections = []
+    sections = [
+        *count_sections(stats),
+        *score_sections(kept, rejected),
+        cluster_section(kept, rejected),
+        *synthetic_sections(stats, run_dir),
+    ]
+    timings = stats.get("stage_seconds", {})
+    if timings:
+        sections.append(
+            bar_chart("Wall time per stage (summed over workers)", _top(timings), PALETTE[5], " s")
+        )
+    return page(run_dir, stats, "\n".join(s for s in sections if s))
 
-    funnel = (
-        [("WARC records read", stats.get("records_read_total", 0))]
-        if stats.get("input_format") == "warc"
-        else []
-    )
+
+def count_sections(stats: dict) -> list[str]:
+    """The funnel (read -> extracted -> kept / rejected / failed) and the counts behind it."""
+    warc = stats.get("input_format") == "warc"
+    funnel = [("WARC records read", stats.get("records_read_total", 0))] if warc else []
     funnel += [
         (
-            "HTML responses" if stats.get("input_format") == "warc" else "documents read",
+            "HTML responses" if warc else "documents read",
             stats.get("html_responses", stats["documents_read"]),
         ),
         ("extracted", stats.get("extracted", 0)),
@@ -239,61 +251,57 @@ def build_report(run_dir: str | Path) -> str:
         ("rejected", stats["rejected"]),
         ("failed", stats["failed"]),
     ]
-    sections.append(bar_chart("Funnel", funnel, colors=STATUS_COLORS))
-    sections.append(
+    return [
+        bar_chart("Funnel", funnel, colors=STATUS_COLORS),
         bar_chart(
             "Rejected, by first failed rule",
             _top(stats.get("rejected_by_reason", {})),
             STATUS_COLORS["rejected"],
-        )
-    )
-    sections.append(
-        bar_chart("Failed, by kind", _top(stats.get("failed_by_reason", {})), STATUS_COLORS["failed"])
-    )
-    sections.append(bar_chart("Records read, by WARC type", _top(stats.get("records_read", {})), PALETTE[2]))
-    sections.append(
+        ),
+        bar_chart("Failed, by kind", _top(stats.get("failed_by_reason", {})), STATUS_COLORS["failed"]),
+        bar_chart("Records read, by WARC type", _top(stats.get("records_read", {})), PALETTE[2]),
         bar_chart(
             "Kept documents by language", _top(stats.get("kept_by_lang", {}), 15), STATUS_COLORS["kept"]
-        )
-    )
+        ),
+    ]
 
+
+def score_sections(kept: dict, rejected: dict) -> list[str]:
+    """Histograms of the language-ID, quality and synthetic scores, kept vs rejected (synthetic: by cohort too)."""
+    sections = []
     for column, title in (
         ("lang_score", "Language-ID score (lid.176)"),
         ("quality_score", "Quality score"),
         ("synthetic_score", "Synthetic score"),
     ):
-        if column in kept or column in rejected:
-            series = {"kept": kept.get(column, []), "rejected": rejected.get(column, [])}
-            sections.append(histogram(f"{title}: kept vs rejected", series))
-            cohorts = kept.get("cohort", []) + rejected.get("cohort", [])
-            if column == "synthetic_score" and any(cohorts):
-                values = kept.get(column, []) + rejected.get(column, [])
-                by_cohort: dict[str, list[float]] = {}
-                for cohort, value in zip(cohorts, values, strict=True):
-                    by_cohort.setdefault(cohort or "unknown", []).append(value)
-                sections.append(histogram(f"{title} by cohort", by_cohort))
+        if column not in kept and column not in rejected:
+            continue
+        series = {"kept": kept.get(column, []), "rejected": rejected.get(column, [])}
+        sections.append(histogram(f"{title}: kept vs rejected", series))
+        cohorts = kept.get("cohort", []) + rejected.get("cohort", [])
+        if column == "synthetic_score" and any(cohorts):
+            values = kept.get(column, []) + rejected.get(column, [])
+            by_cohort: dict[str, list[float]] = {}
+            for cohort, value in zip(cohorts, values, strict=True):
+                by_cohort.setdefault(cohort or "unknown", []).append(value)
+            sections.append(histogram(f"{title} by cohort", by_cohort))
+    return sections
 
+
+def cluster_section(kept: dict, rejected: dict) -> str | None:
+    """Documents by the size of their duplicate cluster (None when no row has one)."""
     sizes = [s for s in kept.get("dup_cluster_size", []) + rejected.get("dup_cluster_size", []) if s]
-    if sizes:
-        buckets = Counter(_size_bucket(s) for s in sizes)
-        order = ["1", "2", "3-5", "6-10", "11-100", "101+"]
-        sections.append(
-            bar_chart(
-                "Documents by duplicate-cluster size",
-                [(b, buckets[b]) for b in order if buckets[b]],
-                PALETTE[4],
-            )
-        )
+    if not sizes:
+        return None
+    buckets = Counter(_size_bucket(s) for s in sizes)
+    order = ["1", "2", "3-5", "6-10", "11-100", "101+"]
+    return bar_chart(
+        "Documents by duplicate-cluster size", [(b, buckets[b]) for b in order if buckets[b]], PALETTE[4]
+    )
 
-    sections += synthetic_sections(stats, run_dir)
 
-    timings = stats.get("stage_seconds", {})
-    if timings:
-        sections.append(
-            bar_chart("Wall time per stage (summed over workers)", _top(timings), PALETTE[5], " s")
-        )
-
-    body = "\n".join(s for s in sections if s)
+def page(run_dir: Path, stats: dict, body: str) -> str:
+    """The self-contained HTML page around the sections."""
     identity = "holds" if stats.get("accounting_ok") else "BROKEN"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>pristine run report</title>
