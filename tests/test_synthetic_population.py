@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 
 import numpy as np
 import pyarrow as pa
@@ -324,3 +325,15 @@ def test_a_small_concentrated_reference_still_separates():
     f, n = pop.reference_distribution(reference, pop.smoothed(HUMAN), 1000, pop.PSEUDOCOUNT * 20)
     est, low, high = pop.mixture_estimate(target, f, n, BINS.ai)
     assert est == 0.0 and low == 0.0 and high < 0.3
+
+
+def test_the_model_fingerprint_follows_what_scores_not_its_description():
+    params = json.loads((pop.model_dir() / pop.PARAMS_FILE).read_text())
+    fasttext = (pop.model_dir() / pop.FASTTEXT_FILE).read_bytes()
+    shipped = pop.model_fingerprint(fasttext, params)
+    assert pop.shipped_bins().model == shipped and len(shipped) == 12
+    reworded = {**params, "training": {**params["training"], "web_text": "somewhere else"}}
+    assert pop.model_fingerprint(fasttext, reworded) == shipped
+    recalibrated = {**params, "calibration": {**params["calibration"], "x": [0.0]}}
+    assert pop.model_fingerprint(fasttext, recalibrated) != shipped
+    assert pop.model_fingerprint(fasttext + b"\0", params) != shipped

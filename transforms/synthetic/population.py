@@ -18,7 +18,7 @@ from statistics import NormalDist
 import numpy as np
 import pyarrow as pa
 
-from transforms.synthetic.model import PARAMS_FILE, model_dir
+from transforms.synthetic.model import FASTTEXT_FILE, PARAMS_FILE, model_dir
 
 # --------------------------------------------------------------------------------------------------
 # Population estimates: adjusted classify-and-count
@@ -178,14 +178,24 @@ def bins_from_params(params: dict, model: str = "") -> ScoreBins:
 
 @functools.cache
 def shipped_bins() -> ScoreBins:
-    """The shipped model's ScoreBins; `model` is a fingerprint of its parameter file, so that histograms
-    of runs scored by different models are never compared."""
+    """The shipped model's ScoreBins; `model` is a fingerprint of what scores (see `model_fingerprint`), so
+    that histograms of runs scored by different models are never compared."""
     path = model_dir() / PARAMS_FILE
     try:
-        raw = path.read_bytes()
+        params = json.loads(path.read_bytes())
+        fasttext = (model_dir() / FASTTEXT_FILE).read_bytes()
     except OSError as exc:
-        raise ValueError(f"no synthetic model at {path}: make models") from exc
-    return bins_from_params(json.loads(raw), hashlib.sha256(raw).hexdigest()[:12])
+        raise ValueError(f"no synthetic model at {model_dir()}: make models") from exc
+    return bins_from_params(params, model_fingerprint(fasttext, params))
+
+
+def model_fingerprint(fasttext: bytes, params: dict) -> str:
+    """12 hex digits of sha256 over the fastText file and the parameters that score (all of synthetic.json but
+    its descriptive ``training`` block): rewording where the training data came from changes nothing."""
+    scoring = {k: v for k, v in params.items() if k != "training"}
+    h = hashlib.sha256(fasttext)
+    h.update(json.dumps(scoring, sort_keys=True).encode())
+    return h.hexdigest()[:12]
 
 
 def smoothed(counts, prior=None, strength: float | None = None) -> np.ndarray:
