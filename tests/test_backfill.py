@@ -1,17 +1,12 @@
 """Backfill over a local Common Crawl mirror: snapshots oldest first, batches, resume after a kill."""
 
 import gzip
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from collections import Counter
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import REPO, WARC_SAMPLES
+from conftest import WARC_SAMPLES, dataset, kill_after_batches, manifest_lines
 
 from pipeline import cli, snapshots
 from pipeline.stats import read_stats
@@ -77,20 +72,6 @@ def backfill_args(mirror, out):
     ]
 
 
-def dataset(out):
-    files = {}
-    for p in sorted(out.rglob("*.parquet")):
-        table = pq.read_table(p)
-        keys = ["id"] if "id" in table.column_names else ["crawl", "domain"]  # documents / domain estimates
-        files[str(p.relative_to(out))] = table.sort_by([(k, "ascending") for k in keys]).to_pylist()
-    return files
-
-
-def manifest_lines(out):
-    path = out / "manifest.jsonl"
-    return path.read_text().splitlines() if path.exists() else []
-
-
 def test_killed_backfill_resumes_to_the_same_output(mirror, tmp_path):
     whole = tmp_path / "whole"
     assert cli.main(backfill_args(mirror, whole)) == 0
@@ -137,21 +118,7 @@ def test_killed_backfill_resumes_to_the_same_output(mirror, tmp_path):
 
     # the same backfill in a process that is killed after its second batch is committed
     killed = tmp_path / "killed"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", *backfill_args(mirror, killed)],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 240
-    while len(manifest_lines(killed)) < 2 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    finished = len(manifest_lines(killed))
+    finished = kill_after_batches(backfill_args(mirror, killed), killed)
     assert 2 <= finished < 6, "the kill must land mid-backfill"
 
     assert cli.main(backfill_args(mirror, killed)) == 0

@@ -1,13 +1,6 @@
 """`pristine run --batch-files N` commits batch by batch; killed halfway, the same command resumes."""
 
-import os
-import signal
-import subprocess
-import sys
-import time
-
-import pyarrow.parquet as pq
-from conftest import REPO, WARC_SAMPLES
+from conftest import WARC_SAMPLES, dataset, kill_after_batches, manifest_lines
 
 from pipeline import cli
 from pipeline.stats import read_stats
@@ -29,22 +22,6 @@ def argv(out):
     ]
 
 
-def dataset(out):
-    """Every Parquet file's rows, in a stable order: documents by id, synthetic_by_domain by crawl/domain."""
-    tables = {str(p.relative_to(out)): pq.read_table(p) for p in sorted(out.rglob("*.parquet"))}
-    return {
-        name: t.sort_by(
-            "id" if "id" in t.column_names else [("crawl", "ascending"), ("domain", "ascending")]
-        ).to_pylist()
-        for name, t in tables.items()
-    }
-
-
-def manifest_lines(out):
-    path = out / "manifest.jsonl"
-    return path.read_text().splitlines() if path.exists() else []
-
-
 def test_a_killed_run_resumes_to_the_same_output(tmp_path, capsys):
     whole = tmp_path / "whole"
     assert cli.main(argv(whole)) == 0
@@ -52,21 +29,7 @@ def test_a_killed_run_resumes_to_the_same_output(tmp_path, capsys):
     assert stats["accounting_ok"] and stats["files_read"] == 6 and len(manifest_lines(whole)) == 6
 
     killed = tmp_path / "killed"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", *argv(killed)],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 240
-    while len(manifest_lines(killed)) < 2 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    finished = len(manifest_lines(killed))
+    finished = kill_after_batches(argv(killed), killed)
     assert 2 <= finished < 6, "the kill must land mid-run"
 
     capsys.readouterr()
