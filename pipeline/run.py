@@ -170,8 +170,7 @@ def run_staged(build, opts, output: str) -> str | None:
         result.wait_until_finish()
         check_dedup_verdicts(result)
         check_accounting(staging)
-        add_stage_seconds(staging, result)
-        add_extraction_counts(staging, result)
+        add_run_metrics(staging, result)
     except BaseException:
         if FileSystems.exists(staging):
             FileSystems.delete([staging])
@@ -210,21 +209,31 @@ def check_accounting(run_dir: str) -> None:
         )
 
 
+def counter_totals(result, namespace: str, committed_only: bool = False) -> dict[str, float] | None:
+    """{counter name: its total over workers} of one Beam metrics namespace; None where the runner reports no
+    metrics (or, `committed_only`, no committed values). Otherwise the committed value, else the attempted."""
+    from apache_beam.metrics.metric import MetricsFilter
+
+    try:
+        counters = result.metrics().query(MetricsFilter().with_namespace(namespace))["counters"]
+    except Exception:  # a runner without metrics support
+        return None
+    totals: dict[str, float] = {}
+    for c in counters:
+        value = c.committed if committed_only else (c.committed or c.attempted or 0)
+        if value is None:
+            return None
+        totals[c.key.metric.name] = totals.get(c.key.metric.name, 0) + value
+    return totals
+
+
 def check_dedup_verdicts(result) -> None:
     """Every dedup verdict emitted must reach its row (dedup/verdicts_emitted = dedup/verdicts_joined): a
     runner that lost elements fails the run here, before anything is committed. Skipped where the runner
     reports no committed counters."""
-    from apache_beam.metrics.metric import MetricsFilter
-
-    try:
-        counters = result.metrics().query(MetricsFilter().with_namespace("dedup"))["counters"]
-    except Exception:
+    totals = counter_totals(result, "dedup", committed_only=True)
+    if totals is None:
         return
-    totals: dict[str, int] = {}
-    for c in counters:
-        if c.committed is None:
-            return
-        totals[c.key.metric.name] = totals.get(c.key.metric.name, 0) + c.committed
     emitted, joined = totals.get("verdicts_emitted", 0), totals.get("verdicts_joined", 0)
     if emitted != joined:
         raise RuntimeError(
@@ -233,44 +242,23 @@ def check_dedup_verdicts(result) -> None:
         )
 
 
-def add_stage_seconds(run_dir: str, result) -> None:
-    """Put the stage clocks' Beam counters into stats.json as stage_seconds (where the runner has metrics)."""
-    from apache_beam.metrics.metric import MetricsFilter
-
+def add_run_metrics(run_dir: str, result) -> None:
+    """Put the run's Beam metrics into stats.json (where the runner has them): `stage_seconds`, the stage
+    clocks and the runner's own time of TIMED_TRANSFORMS; `extraction`, the extract stage's counters (pages
+    decided by each extractor, trafilatura calls skipped by rule, payloads reused)."""
     from transforms.beam_util import STAGE_TIME
 
-    try:
-        counters = result.metrics().query(MetricsFilter().with_namespace(STAGE_TIME))["counters"]
-    except Exception:  # a runner without metrics support: the report just has no timing chart
-        return
-    seconds: dict[str, float] = {}
-    for c in counters:
-        seconds[c.key.metric.name] = (
-            seconds.get(c.key.metric.name, 0.0) + (c.committed or c.attempted or 0) / 1e6
-        )
-    seconds.update(transform_seconds(result, TIMED_TRANSFORMS))
-    stats = read_stats(run_dir)
-    stats["stage_seconds"] = {k: round(v, 3) for k, v in sorted(seconds.items())}
-    write_stats_file(stats, run_dir)
-
-
-def add_extraction_counts(run_dir: str, result) -> None:
-    """Put the extract stage's Beam counters into stats.json as `extraction`: pages decided by each
-    extractor (the cascade's resiliparse pass, trafilatura), trafilatura calls skipped by rule, payloads
-    reused (where the runner has metrics)."""
-    from apache_beam.metrics.metric import MetricsFilter
-
-    try:
-        counters = result.metrics().query(MetricsFilter().with_namespace("extract"))["counters"]
-    except Exception:
-        return
-    counts: dict[str, int] = {}
-    for c in counters:
-        counts[c.key.metric.name] = counts.get(c.key.metric.name, 0) + (c.committed or c.attempted or 0)
-    if not counts:
+    micros = counter_totals(result, STAGE_TIME)
+    extraction = counter_totals(result, "extract")
+    if micros is None and not extraction:  # the report just has no timing chart
         return
     stats = read_stats(run_dir)
-    stats["extraction"] = nest(counts)
+    if micros is not None:
+        seconds = {name: value / 1e6 for name, value in micros.items()}
+        seconds.update(transform_seconds(result, TIMED_TRANSFORMS))
+        stats["stage_seconds"] = {k: round(v, 3) for k, v in sorted(seconds.items())}
+    if extraction:
+        stats["extraction"] = nest({name: int(n) for name, n in extraction.items()})
     write_stats_file(stats, run_dir)
 
 
