@@ -13,38 +13,25 @@ import logging
 import sys
 import time
 
-from apache_beam.io.filesystems import FileSystems
+from pipeline import outputs
+from pipeline.usage import UsageError, check_model, check_thresholds
 
-from pipeline import options, outputs
-from pipeline.run import (
-    UsageError,
-    check_inputs,
-    check_model,
-    check_synthetic_reference,
-    check_thresholds,
-    output_removed_on_failure,
-    prepare_output,
-    print_summary,
-    run_beam,
-    watch,
-)
-from transforms.read import beam as read_beam
-
-assert read_beam  # registers http(s):// with Beam's FileSystems for --input URLs
-# UsageError and the checks are part of this module's interface (infra/dataflow/main.py uses them)
-__all__ = [
-    "UsageError",
-    "check_inputs",
-    "check_model",
-    "check_synthetic_reference",
-    "check_thresholds",
-    "main",
-    "prepare_output",
-]
+# Beam is loaded by the commands that run pipelines (run, recurate, backfill), not at import: `score`,
+# `train`, `evaluate`, `report` and every --help start without it.
+__all__ = ["UsageError", "check_model", "check_thresholds", "main"]
 
 
 def cmd_run(argv: list[str]) -> int:
-    from pipeline import graph
+    from pipeline import graph, options
+    from pipeline.run import (
+        check_inputs,
+        check_synthetic_reference,
+        output_removed_on_failure,
+        prepare_output,
+        print_summary,
+        run_beam,
+        watch,
+    )
 
     batch_files, argv = batch_files_flag(argv)
     try:
@@ -79,6 +66,8 @@ BATCH_FILES_HELP = (
 
 def batch_files_flag(argv: list[str]) -> tuple[int | None, list[str]]:
     """--batch-files N of `pristine run` (a flag of the command, not of the Beam job): (N or None, the rest)."""
+    from pipeline import options
+
     parser = options._RaisingParser(add_help=False, allow_abbrev=False)
     parser.add_argument("--batch-files", "--batch_files", dest="batch_files", type=int, default=None)
     try:
@@ -91,7 +80,10 @@ def batch_files_flag(argv: list[str]) -> tuple[int | None, list[str]]:
 
 
 def cmd_recurate(argv: list[str]) -> int:
-    from pipeline import graph
+    from apache_beam.io.filesystems import FileSystems
+
+    from pipeline import graph, options
+    from pipeline.run import output_removed_on_failure, prepare_output, print_summary, run_beam
 
     parser = argparse.ArgumentParser(
         prog="pristine recurate",
@@ -191,6 +183,8 @@ def cmd_train(argv: list[str]) -> int:
 
 
 def cmd_backfill(argv: list[str]) -> int:
+    from apache_beam.io.filesystems import FileSystems
+
     from pipeline import snapshots
     from pipeline.backfill import run_batches
 
@@ -264,6 +258,8 @@ def usage() -> str:
 
 
 def run_help() -> None:
+    from pipeline import options
+
     parser = argparse.ArgumentParser(
         prog="pristine run",
         description="flags of pristine run; any Beam pipeline option (--runner, --direct_num_workers, ...) too",

@@ -17,10 +17,10 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline import outputs
 from pipeline.stats import nest, read_stats, summary, write_stats_file
+from pipeline.usage import UsageError
+from transforms.read import beam as read_beam
 
-
-class UsageError(Exception):
-    """A mistake in the command line or its inputs: printed as one line, exit code 2."""
+assert read_beam  # registers http(s):// with Beam's FileSystems, for --input URLs
 
 
 def check_inputs(patterns: list[str]) -> int:
@@ -97,26 +97,6 @@ def commit_output(staging: str, output_dir: str) -> None:
             FileSystems.mkdirs(parent)
         FileSystems.rename([src], [dst])
     FileSystems.delete([staging])
-
-
-def check_thresholds(path: str | None) -> None:
-    from transforms.decide import load_thresholds
-
-    try:
-        load_thresholds(path)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from exc
-
-
-def check_model(path: str | None, what: str) -> None:
-    if path is None:
-        return
-    from transforms.signals.quality_model import QualityModel
-
-    try:
-        QualityModel.load(path)
-    except (RuntimeError, ValueError) as exc:
-        raise UsageError(f"{what} {path!r}: {exc}") from exc
 
 
 def check_synthetic_reference(paths: list[str]) -> None:

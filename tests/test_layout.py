@@ -17,7 +17,6 @@ PACKAGES = ("pipeline", "transforms")
 BEAM_MODULES = {
     "pipeline.graph": "wires the stages' composites into the job",
     "pipeline.api": "the stages' composites for pipelines of your own",
-    "pipeline.cli": "the command line: checks inputs and outputs through Beam's FileSystems",
     "pipeline.run": "launches a pipeline: runner, staging directory, metrics into stats.json",
     "pipeline.backfill": "launches the batches of a backfill or a resumable run",
     "pipeline.options": "the PipelineOptions subclass every flag lives in",

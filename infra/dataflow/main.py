@@ -17,7 +17,7 @@ import sys
 
 import apache_beam as beam
 
-from pipeline import cli, graph, options
+from pipeline import graph, options, run, usage
 
 
 def build_job(argv: list[str]) -> beam.Pipeline:
@@ -25,15 +25,15 @@ def build_job(argv: list[str]) -> beam.Pipeline:
     try:
         opts = options.parse(argv)
     except ValueError as exc:
-        raise cli.UsageError(str(exc)) from exc
+        raise usage.UsageError(str(exc)) from exc
     ours = opts.view_as(options.PristineOptions)
     if ours.overwrite:
-        raise cli.UsageError("--overwrite is not available to template launches: give a new --output")
-    cli.check_inputs(ours.input)
-    cli.check_thresholds(ours.thresholds)
-    cli.check_model(ours.quality_model, "--quality-model")
-    cli.check_synthetic_reference(ours.synthetic_reference)
-    cli.prepare_output(ours.output, overwrite=False)
+        raise usage.UsageError("--overwrite is not available to template launches: give a new --output")
+    run.check_inputs(ours.input)
+    usage.check_thresholds(ours.thresholds)
+    usage.check_model(ours.quality_model, "--quality-model")
+    run.check_synthetic_reference(ours.synthetic_reference)
+    run.prepare_output(ours.output, overwrite=False)
     pipeline = beam.Pipeline(options=opts)
     graph.build(pipeline, ours, ours.output)
     return pipeline
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         pipeline = build_job(argv)
-    except cli.UsageError as exc:
+    except usage.UsageError as exc:
         print(f"pristine (flex template): error: {exc}", file=sys.stderr)
         return 2
     result = pipeline.run()  # submits (or, for a template or a dry run, only builds); no wait
