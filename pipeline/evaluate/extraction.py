@@ -145,7 +145,7 @@ AEB_PUBLISHED = {
 # ---------------------------------------------------------------------------------------------------------
 # command line: python -m pipeline.evaluate.extraction aeb [--extractor trafilatura] [--in-process] [--set fast=false]
 
-DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
+DEFAULT_DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 def _percentile(values: list[float], q: float) -> float:
