@@ -55,8 +55,10 @@ def git_commit() -> dict | None:
         )
         if commit.returncode != 0:
             return None
+        # --no-optional-locks: status must not take .git/index.lock to refresh the index, or a run killed
+        # at this moment (Ctrl-C, a resumed backfill's kill) leaves the lock behind and git refuses to work
         status = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            ["git", "--no-optional-locks", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
             capture_output=True,
             text=True,
             timeout=10,
