@@ -15,6 +15,7 @@ import time
 
 from pipeline import outputs
 from pipeline.usage import UsageError, check_model, check_thresholds
+from transforms.heap import fix_mmap_threshold
 
 # Beam is loaded by the commands that run pipelines (run, recurate, backfill), not at import: `score`,
 # `train`, `evaluate`, `report` and every --help start without it.
@@ -282,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         run_help()
         return 0
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    fix_mmap_threshold()  # before any worker starts: they inherit it (transforms/heap.py)
     try:
         return COMMANDS[command][0](rest)
     except UsageError as exc:

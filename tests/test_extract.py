@@ -17,6 +17,7 @@ import pytest
 from pipeline.evaluate.extraction import (
     AEB_DIRNAME,
     AEB_PUBLISHED,
+    DEFAULT_DATA_DIR,
     aeb_scores,
     load_aeb,
     load_aeb_baseline,
@@ -138,6 +139,12 @@ def test_metric_small_cases():
     # an empty (or missing) prediction lowers recall only: precision averages over non-empty predictions
     half = aeb_scores({"x": text}, truth)
     assert half["precision"] == 1.0 and half["recall"] == 0.5 and half["accuracy"] == 0.5
+
+
+def test_default_data_dir_is_the_shared_data():
+    # `make bench` and `python -m pipeline.evaluate.extraction aeb` rely on the default
+    assert DEFAULT_DATA_DIR.resolve() == DATA.resolve()
+    assert (DEFAULT_DATA_DIR / AEB_DIRNAME / "index.jsonl").is_file()
 
 
 def test_load_aeb(aeb_pages, aeb_truth):
@@ -287,6 +294,28 @@ def test_lazy_picklable_and_closed():
     clone.close()
 
 
+def test_idle_child_is_stopped_and_started_again_on_the_next_page():
+    with Extractor("resiliparse", idle_close_s=1.0) as extractor:
+        first = extractor.extract(ARTICLE)
+        pid = extractor.child_pid
+        assert pid is not None
+        time.sleep(0.6)  # busy enough: a page within idle_close_s keeps the child
+        assert extractor.extract(ARTICLE).text == first.text and extractor.child_pid == pid
+        assert _wait_gone(pid, 5.0)  # then no page for a while: the child is stopped
+        deadline = time.monotonic() + 2.0
+        while extractor.idle_closes == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert extractor.child_pid is None and extractor.idle_closes == 1
+        again = extractor.extract(ARTICLE)
+        assert (again.text, again.failure_reason) == (first.text, None)
+        assert extractor.starts == 2 and extractor.child_pid not in (None, pid)
+    with Extractor("resiliparse", idle_close_s=None) as keeps:
+        keeps.extract(ARTICLE)
+        pid = keeps.child_pid
+        time.sleep(1.5)
+        assert keeps.child_pid == pid and keeps.idle_closes == 0
+
+
 _ORPHAN_SCRIPT = """
 import sys
 sys.path.insert(0, sys.argv[1])
@@ -386,3 +415,23 @@ def test_prepare_html_strips_before_cutting():
     with Extractor("resiliparse", time_limit_s=None, max_html_chars=200) as extractor:
         result = extractor.extract(ARTICLE)
     assert result.html_truncated and result.failure_reason is None
+
+
+_HEAP_SCRIPT = """
+import os, subprocess, sys
+sys.path.insert(0, sys.argv[1])
+from transforms.heap import fix_mmap_threshold
+print(fix_mmap_threshold())
+child = [sys.executable, "-c", "import os; print(os.environ.get('MALLOC_MMAP_THRESHOLD_'))"]
+print(subprocess.run(child, capture_output=True, text=True).stdout.strip())
+"""
+
+
+@pytest.mark.parametrize(("preset", "seen"), [(None, "131072"), ("262144", "262144")])
+def test_mmap_threshold_is_fixed_for_the_processes_a_run_starts(preset, seen):
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_MMAP_THRESHOLD_"}
+    if preset:
+        env["MALLOC_MMAP_THRESHOLD_"] = preset  # the user's own setting is kept
+    root = str(Path(__file__).resolve().parents[1])
+    out = subprocess.run([sys.executable, "-c", _HEAP_SCRIPT, root], env=env, capture_output=True, text=True)
+    assert out.stdout.split() == ["True", seen], out.stderr

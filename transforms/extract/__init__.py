@@ -79,6 +79,13 @@ DEFAULT_MAX_HTML_CHARS = 500_000
 # How long a new child may take to import its extractor and warm up before the start counts as a failure.
 STARTUP_TIMEOUT_S = 120.0
 
+# A child left without work this long is stopped, and a new one started for the next page (~0.5-1 s). A
+# worker runs every stage of its pipeline: once its pages are extracted (on the local runner a stage runs
+# over all of its input before the next starts) the child's ~155 MB would otherwise stay for scoring,
+# dedup and writing. In steady extraction the child never idles this long; a worker that waits between
+# bundles pays at most one restart per IDLE_CLOSE_S of idling.
+IDLE_CLOSE_S = 5.0
+
 # trafilatura settings, picked on the AEB (F1 / precision / recall; pages per second in one process, with
 # title and date; reproduce a row with `python -m pipeline.evaluate.extraction aeb --in-process --set KEY=VALUE ...`):
 #   trafilatura defaults (comments on)        0.958 / 0.939 / 0.978   ~42 p/s
@@ -443,6 +450,29 @@ def _launch(args: list[str], pass_fds: tuple[int, ...]) -> subprocess.Popen:
     return future.result()
 
 
+_REAPER: threading.Thread | None = None
+
+
+def _reap_idle_children() -> None:
+    while True:
+        time.sleep(0.5)
+        now = time.monotonic()
+        for extractor in list(_LIVE_EXTRACTORS):
+            try:
+                extractor._close_if_idle(now)
+            except Exception:  # never let one extractor stop the thread
+                pass
+
+
+def _start_reaper() -> None:
+    """One daemon thread per process stops idle children (restarted in a forked process, where it is gone)."""
+    global _REAPER
+    with _LAUNCHER_LOCK:
+        if _REAPER is None or not _REAPER.is_alive():
+            _REAPER = threading.Thread(target=_reap_idle_children, name="pristine-extract-idle", daemon=True)
+            _REAPER.start()
+
+
 @atexit.register
 def _close_all() -> None:
     for extractor in list(_LIVE_EXTRACTORS):
@@ -458,6 +488,8 @@ class Extractor:
     (~0.5-1 s: a new interpreter imports the extractor and runs one warm-up page; not counted against the
     time limit). `close()` (or leaving a ``with`` block, or interpreter exit) stops it.
     ``time_limit_s=None`` runs the extraction in this process with no limit (benchmarks and debugging only).
+    A child idle for ``idle_close_s`` seconds (default IDLE_CLOSE_S; None = never) is stopped by a
+    background thread and started again on the next `extract`.
 
     `extract` never raises for any input; its one exception is ExtractorStartupError when the extractor
     itself cannot be imported in the child (a configuration error that would fail every document).
@@ -475,6 +507,7 @@ class Extractor:
         max_html_chars: int | None = DEFAULT_MAX_HTML_CHARS,
         startup_timeout_s: float = STARTUP_TIMEOUT_S,
         options: dict | None = None,
+        idle_close_s: float | None = IDLE_CLOSE_S,
     ):
         if kind not in EXTRACTORS and kind != KIND_CASCADE and ":" not in kind:
             raise ValueError(
@@ -487,7 +520,10 @@ class Extractor:
         self.max_html_chars = max_html_chars
         self.startup_timeout_s = startup_timeout_s
         self.options = options
-        self.starts = 0  # children started so far (1 + restarts after timeouts and crashes)
+        self.idle_close_s = idle_close_s
+        self.starts = 0  # children started so far (1 + restarts after timeouts, crashes and idling)
+        self.idle_closes = 0  # children stopped for idling
+        self._last_used = time.monotonic()
         self._process: subprocess.Popen | None = None
         self._conn: Connection | None = None
         self._function = None
@@ -501,6 +537,7 @@ class Extractor:
             "max_html_chars": self.max_html_chars,
             "startup_timeout_s": self.startup_timeout_s,
             "options": self.options,
+            "idle_close_s": self.idle_close_s,
         }
 
     def __setstate__(self, state: dict) -> None:
@@ -538,6 +575,7 @@ class Extractor:
         else:
             with self._lock:
                 result = self._extract_in_child(html, url, decided)
+                self._last_used = time.monotonic()
         result.html_truncated = truncated
         return result
 
@@ -548,6 +586,19 @@ class Extractor:
             return
         with lock:
             self._stop_child(polite=True)
+
+    def _close_if_idle(self, now: float) -> None:
+        """Stop the child if it has had no page for idle_close_s (never while a page is being extracted)."""
+        if self.idle_close_s is None or self._process is None or now - self._last_used < self.idle_close_s:
+            return
+        if not self._lock.acquire(blocking=False):  # extracting right now
+            return
+        try:
+            if self._process is not None and time.monotonic() - self._last_used >= self.idle_close_s:
+                self._stop_child(polite=True)
+                self.idle_closes += 1
+        finally:
+            self._lock.release()
 
     # -- child management
 
@@ -566,6 +617,8 @@ class Extractor:
         self._process, self._conn = process, Connection(parent_sock.detach())
         self.starts += 1
         _LIVE_EXTRACTORS.add(self)
+        if self.idle_close_s is not None:
+            _start_reaper()
         try:
             if not self._conn.poll(self.startup_timeout_s):
                 raise RuntimeError(f"extractor child did not start within {self.startup_timeout_s:g} s")

@@ -11,6 +11,7 @@ from transforms.decide import as_config, thresholds_from_config
 from transforms.extract import KIND_CASCADE, Extractor
 from transforms.extract.cascade import extractor_kind
 from transforms.extract.reuse import PayloadCache, extract_response
+from transforms.heap import fix_mmap_threshold
 from transforms.schema import STATUS_FAILED, failed
 
 
@@ -38,6 +39,7 @@ class ExtractTextFn(beam.DoFn):
         self.config = thresholds
 
     def setup(self):
+        fix_mmap_threshold()  # on remote workers too, and in the extraction children they start
         kwargs = {"time_limit_s": self.time_limit_s} if self.time_limit_s else {}
         self.extractor = Extractor(self.kind, options=self.options, **kwargs)
         self.cache = PayloadCache()
