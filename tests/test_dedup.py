@@ -155,6 +155,27 @@ def test_banding_misses_few_pairs_at_the_threshold():
     assert DedupConfig().band_params == (24, 4)  # the default threshold 0.6
 
 
+def test_lines_normalised_one_by_one_join_to_the_whole_text_normalised():
+    # sketch_rows normalises each line once and takes the exact-duplicate key from the joined lines: that
+    # must be normalize_text(text) exactly, or stored indexes would stop matching
+    tricky = [
+        "Line one.\r\nLine two\rthree\x85four\u2028five\u2029six\x0bseven\x0ceight\x1cnine\x1d\x1eten",
+        "e\n\u0301 combining mark after a break; \u1100\n\u1161 jamo split by a break",
+        "ΣΊΣΥΦΟΣ\nΟΔΟΣ final sigma; ﬁne ligature; Ｆｕｌｌ width; ① circled; x²",
+        "日本語の\n文章と中文\n混合 text, 123 numbers, e-mail@example.com",
+        "\n\n  \t\n",
+        "no line break at all",
+    ]
+    pairs = [json.loads(line) for line in gzip.open(WEBIS, "rt", encoding="utf-8")]
+    texts = tricky + [p[side] for p in pairs for side in ("text_a", "text_b")]
+    for text in texts:
+        assert dedup.joined(dedup.normalize_lines(text)) == dedup.normalize_text(text)
+        assert dedup.content_of_lines(dedup.normalize_lines(text)) == dedup.content_text(text)
+    rows = [{"id": str(i), "text": t} for i, t in enumerate(texts) if t.strip()]
+    for row, sketch in zip(rows, dedup.sketch_rows(rows, DedupConfig()), strict=True):
+        assert sketch.digest == dedup.text_hash(dedup.normalize_text(row["text"]))
+
+
 def test_content_text_drops_short_lines_only_when_long_lines_carry_the_text():
     article = "Home | News | Sport\nUpdated 10:42 GMT\n" + "\n".join(
         f"Paragraph {i} has many more than eight words in it, as prose does." for i in range(4)

@@ -30,8 +30,9 @@ from transforms.dedup.minhash import (
     band_keys,
     banding_for_recall,
     bucket_id,
-    content_text,
-    normalize_text,
+    content_of_lines,
+    joined,
+    normalize_lines,
     signature_dtype,
     signatures_from_hashes,
     text_hash,
@@ -327,25 +328,26 @@ class Sketch(NamedTuple):
     buckets: list[int]  # bucket_id per band; empty for a text without shingles
     signature: bytes  # the full signature (little-endian), for the index
     band_keys: list[bytes]  # for the index
+    digest: bytes  # text_hash of the normalised text, for the index
 
 
 def sketch_rows(rows: Sequence[dict], config: DedupConfig) -> list[Sketch]:
-    """Sketches of rows with text, MinHash vectorised over the batch."""
+    """Sketches of rows with text, MinHash vectorised over the batch. Each text is normalised once, line by
+    line, for both its shingles and its exact-duplicate key."""
+    lines = [normalize_lines(r["text"]) for r in rows]
     hashes = [
         _input_hashes(
-            _shingle_bytes(
-                content_text(r["text"], config.min_line_words, config.min_line_share), config.ngram
-            ),
+            _shingle_bytes(content_of_lines(ls, config.min_line_words, config.min_line_share), config.ngram),
             config.scheme,
         )
-        for r in rows
+        for ls in lines
     ]
     sigs = signatures_from_hashes(hashes, config.num_perm, config.seed, config.scheme)
     sigs = sigs.astype(sigs.dtype.newbyteorder("<"), copy=False)
     n_bands, n_rows = config.band_params
     out = []
-    for row, shingle_hashes, sig in zip(rows, hashes, sigs, strict=True):
-        digest = text_hash(normalize_text(row["text"]))
+    for row, ls, shingle_hashes, sig in zip(rows, lines, hashes, sigs, strict=True):
+        digest = text_hash(joined(ls))
         keys = band_keys(sig, n_bands, n_rows) if len(shingle_hashes) else []
         url = normalize_url(row.get("url"))
         ts = _timestamp(row.get("fetch_date"))
@@ -365,6 +367,7 @@ def sketch_rows(rows: Sequence[dict], config: DedupConfig) -> list[Sketch]:
                 buckets=[bucket_id(k) for k in keys],
                 signature=sig.tobytes(),
                 band_keys=keys,
+                digest=digest,
             )
         )
     return out
@@ -378,7 +381,7 @@ def index_record(row: dict, sketch: Sketch) -> dict:
         "crawl": row.get("crawl"),
         "fetch_date": _date(sketch.fetch_ts),
         "quality_score": row.get("quality_score"),
-        "text_hash": text_hash(normalize_text(row["text"])),
+        "text_hash": sketch.digest,
         "signature": sketch.signature,
         "band_hashes": [band_hash_int(k) for k in sketch.band_keys],
     }

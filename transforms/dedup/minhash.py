@@ -51,6 +51,17 @@ def _shingle_bytes(normalized: str, n: int) -> set[bytes]:
     return {b" ".join(gram) for gram in zip(*(words[i:] for i in range(n)), strict=False)}
 
 
+def normalize_lines(text: str | None) -> list[str]:
+    """`normalize_text` of each line of ``text``. No word spans a line break, so the non-empty lines joined by
+    one space are ``normalize_text(text)``: one pass gives both the exact-duplicate key and `content_text`."""
+    return [normalize_text(line) for line in text.splitlines()] if text else []
+
+
+def joined(lines: list[str]) -> str:
+    """``normalize_text(text)`` from ``normalize_lines(text)``."""
+    return " ".join(line for line in lines if line)
+
+
 def content_text(text: str | None, min_line_words: int = 8, min_line_share: float = 0.5) -> str:
     """The normalised text dedup shingles: its lines of at least ``min_line_words`` words, when those hold at
     least ``min_line_share`` of the text's words; else the whole text.
@@ -60,17 +71,19 @@ def content_text(text: str | None, min_line_words: int = 8, min_line_share: floa
     words changed) and repeats between different pages of one site. Pages made mostly of short lines (lists,
     tables, poems) keep all of them. ``min_line_words=0`` shingles the whole text.
     """
-    if not text:
-        return ""
+    return content_of_lines(normalize_lines(text), min_line_words, min_line_share)
+
+
+def content_of_lines(lines: list[str], min_line_words: int = 8, min_line_share: float = 0.5) -> str:
+    """`content_text` from the text's ``normalize_lines``."""
     if min_line_words <= 0:
-        return normalize_text(text)
-    lines = [normalize_text(line) for line in text.splitlines()]
+        return joined(lines)
     counts = [line.count(" ") + 1 if line else 0 for line in lines]
     kept = [line for line, n in zip(lines, counts, strict=True) if n >= min_line_words]
     kept_words = sum(n for n in counts if n >= min_line_words)
     if kept and kept_words >= min_line_share * sum(counts):
         return " ".join(kept)
-    return " ".join(line for line in lines if line)
+    return joined(lines)
 
 
 def shingles(text: str | None, n: int = 5, normalized: bool = False) -> set[str]:
