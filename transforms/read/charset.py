@@ -23,19 +23,19 @@ def decode_html(body: bytes, charset_header: str | None = None) -> tuple[str, st
     for bom, codec in _BOMS:
         if body.startswith(bom):
             return body[len(bom) :].decode(codec, errors="replace"), codec
-    utf8 = _is_utf8(body)
+    utf8 = _utf8_or_none(body)  # decoded once: most pages are UTF-8
     for declared in (charset_header, _meta_charset(body)):
         codec = _codec(declared)
         if codec is None:
             continue
-        if utf8 and not body.isascii():
-            return body.decode("utf-8"), "utf-8"
+        if utf8 is not None and not body.isascii():
+            return utf8, "utf-8"
         try:
             return body.decode(codec), codec
         except UnicodeDecodeError:
             continue
-    if utf8:
-        return body.decode("utf-8"), "utf-8"
+    if utf8 is not None:
+        return utf8, "utf-8"
     codec = _codec(detect_encoding(body, html5_compatible=False)) or "cp1252"
     return body.decode(codec, errors="replace"), codec
 
@@ -91,9 +91,8 @@ def _meta_charset(body: bytes) -> bytes | None:
     return match[1] if match else None
 
 
-def _is_utf8(data: bytes) -> bool:
+def _utf8_or_none(data: bytes) -> str | None:
     try:
-        data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
-        return False
-    return True
+        return None
