@@ -27,8 +27,9 @@ the booleans into rejects without re-running dedup. Dedup never sets ``status`` 
    Candidate pairs: every pair of a small bucket, else a star plus a path (``bucket_pairs``). A pair becomes
    an edge when the share of equal MinHash values (their low 8 bits, chance agreements removed:
    ``verification_sketch``, 128 bytes per document) reaches ``threshold``: LSH only proposes. Pairs with a
-   document of an earlier snapshot are verified the same way, from the signature its index stores. On the Webis pairs this scores as the exact
-   Jaccard of the shingle sets does (F1 0.887 vs 0.899, about one seed's noise), without shipping sets.
+   document of an earlier snapshot are verified the same way, from the signature its index stores. On the
+   Webis pairs this scores as the exact Jaccard of the shingle sets does (F1 0.887 vs 0.899, about one
+   seed's noise), without shipping sets.
 4. Connected components of the exact and near edges: up to ``rounds`` large-star / small-star rounds
    (Kiveris et al., "Connected Components in MapReduce and Beyond", SoCC 2014), each two GroupByKeys;
    once a round re-wires no edge (``dedup/components_round_<i>_changes`` = 0), later rounds forward the
