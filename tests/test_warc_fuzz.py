@@ -601,6 +601,7 @@ def deflate_bomb(mib: int, raw: bool = False) -> bytes:
 
 
 HTML = b"<!DOCTYPE html><html><head><title>t</title></head><body><p>Hello, world.</p></body></html>"
+STRAY_BYTES = HTML[:40] + b"\x00\x01" + HTML[40:]
 BOMBS = {
     "gzip bomb, 1 GiB": (lambda: gzip_bomb(1024), [("Content-Encoding", "gzip")]),
     "deflate bomb, 1 GiB": (lambda: deflate_bomb(1024), [("Content-Encoding", "deflate")]),
@@ -661,7 +662,7 @@ def test_decompression_bombs_are_capped_fast(bomb):
         (bytes(range(256)) * 8, [], "binary_payload"),
         (b"\x00" * 3000, [], "binary_payload"),
         # text with a few stray control bytes, and UTF-16 with a BOM: still HTML
-        (HTML[:40] + b"\x00\x01" + HTML[40:], [], None),
+        (STRAY_BYTES, [], None),
         ("\ufeff<html><body>é</body></html>".encode("utf-16-le"), [], None),
     ],
 )
@@ -671,7 +672,7 @@ def test_lying_and_nested_encodings_and_binary_html(payload, headers, reason):
     assert (rec.body is None) == (reason is not None)
     if reason is None:  # the HTML came out: whole, or as far as a cut gzip goes
         utf16 = payload.startswith(b"\xff\xfe")
-        if utf16 or b"\x00\x01" in payload:
+        if utf16 or payload == STRAY_BYTES:  # (a compressed payload may hold those bytes by chance)
             assert rec.body == payload
         else:
             assert (HTML * 50).startswith(rec.body) and rec.body.startswith(HTML[:40])
