@@ -140,6 +140,8 @@ def run_staged(build, opts, output: str) -> str | None:
     run removes it and re-raises: `output` is left as it was."""
     import apache_beam as beam
 
+    from transforms.extract.beam import remove_payload_dirs
+
     staging = staging_dir(output)
     try:
         pipeline = beam.Pipeline(options=opts)
@@ -155,6 +157,8 @@ def run_staged(build, opts, output: str) -> str | None:
         if FileSystems.exists(staging):
             FileSystems.delete([staging])
         raise
+    finally:
+        remove_payload_dirs()  # the extraction results the local workers shared
     return staging
 
 

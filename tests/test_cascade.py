@@ -27,7 +27,7 @@ from transforms.extract.cascade import (
     load_cascade,
     skip_reason,
 )
-from transforms.extract.reuse import PayloadCache, payload_key
+from transforms.extract.reuse import PayloadCache, SharedPayloadCache, payload_key
 from transforms.read import iter_records, iter_records_in_range, ranges, split_ranges
 
 ARTICLE = (
@@ -210,6 +210,43 @@ def test_payload_key_needs_a_verified_digest_and_keeps_url_dates_apart():
     assert small.get(("a",)) is None and small.get(("b",)).text == "y" * 6
 
 
+_OTHER_WORKER = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from transforms.extract import ExtractResult
+from transforms.extract.reuse import SharedPayloadCache
+cache = SharedPayloadCache(sys.argv[2])
+cache.put(("sha1:SHARED", None, None), ExtractResult("the text", "the title", "2021-03-04", extractor="trafilatura"))
+cache.put(("sha1:FAILED", None, None), ExtractResult(None, None, None, "extract_timeout"))
+"""
+
+
+def test_shared_payload_cache_reuses_what_another_worker_extracted(tmp_path):
+    import subprocess
+    import sys
+
+    shared = tmp_path / "payloads"
+    subprocess.run([sys.executable, "-c", _OTHER_WORKER, str(REPO), str(shared)], check=True)
+    cache = SharedPayloadCache(shared)
+    got = cache.get(("sha1:SHARED", None, None))
+    assert (got.text, got.title, got.published_date, got.extractor) == (
+        "the text",
+        "the title",
+        "2021-03-04",
+        "trafilatura",
+    )
+    assert (cache.hits, cache.shared_hits) == (1, 1)
+    assert cache.get(("sha1:SHARED", None, None)) is got and cache.shared_hits == 1  # now in memory
+    assert cache.get(("sha1:FAILED", None, None)) is None  # failures are never shared
+    assert cache.get(("sha1:SHARED", "latin-1", None)) is None
+    cache._path(("torn",)).write_bytes(b"\x80\x05\x95")  # a partial file reads as a miss
+    assert cache.get(("torn",)) is None
+    full = SharedPayloadCache(tmp_path / "small", max_bytes=1)  # a bound on what one process writes
+    full.put(("a",), ExtractResult("x", None, None))
+    full.put(("b",), ExtractResult("y", None, None))
+    assert len(list((tmp_path / "small").iterdir())) == 1 and full.get(("b",)).text == "y"
+
+
 def test_byte_ranges_read_every_record_once(shared_data, tmp_path):
     """Every sample file read in ranges of a few hundred bytes gives the records of the whole file."""
     split = 0
@@ -252,3 +289,36 @@ def test_pipeline_output_is_the_same_in_byte_ranges(shared_data, tmp_path, monke
     sa, sb = read_stats(str(whole)), read_stats(str(ranged))
     for key in ("files_read", "records_read", "html_responses", "kept", "rejected", "failed"):
         assert sa[key] == sb[key], key
+
+
+def test_two_workers_share_a_payload_directory_removed_after_the_run(tmp_path):
+    """The local runner's workers share extraction results in the machine's temporary directory; the run
+    leaves nothing there."""
+    import subprocess
+    import sys
+
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    out = tmp_path / "out"
+    command = [
+        sys.executable,
+        "-m",
+        "pipeline.cli",
+        "run",
+        "--input",
+        *map(str, sorted((REPO / "sample").glob("*.warc.gz"))),
+    ]
+    command += [
+        "--output",
+        str(out),
+        "--direct_num_workers",
+        "2",
+        "--direct_running_mode",
+        "multi_processing",
+    ]
+    env = {**os.environ, "TMPDIR": str(temporary)}
+    done = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    stats = read_stats(str(out))
+    assert stats["accounting_ok"] and stats["extraction"]["decided_by"]
+    assert not list(temporary.glob("pristine-payloads-*"))

@@ -4,14 +4,20 @@ Crawls fetch the same bytes many times (mirrors, redirects to one page, refetche
 payload digest names the bytes, and a digest the reader verified against them (``digest_verified``) is as
 good as comparing the bytes. The key also holds what else extraction depends on: the charset header
 (decoding) and the date htmldate reads from the URL (the only way the URL changes the result; the text
-and title do not depend on it). Pure: no Beam; one cache per worker process (the extract DoFn's), so
-copies are found within a worker, not across workers (that would need a shuffle of the HTML).
+and title do not depend on it). Pure: no Beam. Each worker process keeps its results in memory
+(`PayloadCache`); `SharedPayloadCache` also keeps them in files of a directory of the machine, so the
+workers of one machine (the local runner's, or the SDK processes of one cloud VM) reuse each other's
+results. Copies on other machines are extracted again: finding them would need a shuffle of the HTML.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
 import re
 from collections import OrderedDict
+from pathlib import Path
 
 from transforms.extract import ExtractResult
 
@@ -22,6 +28,7 @@ _URL_DATE = re.compile(r"\D((?:199[0-9]|20[0-3][0-9]))[/_-]([0-1]?[0-9])[/_-]([0
 MAX_ENTRIES = 4096  # results kept per worker (least recently used first out)
 MAX_TEXT_CHARS = 200_000  # longer texts are not kept: a few huge pages must not fill the worker's memory
 MAX_TOTAL_CHARS = 20_000_000  # text characters kept in all (~20-80 MB), whatever the number of entries
+MAX_SHARED_BYTES = 128 * 2**20  # bytes one process writes to the shared directory (it may be a tmpfs)
 
 
 def payload_key(row: dict, charset_header: str | None) -> tuple | None:
@@ -59,6 +66,52 @@ class PayloadCache:
         while self._results and (len(self._results) > self.max_entries or self._chars > self.max_total_chars):
             _, old = self._results.popitem(last=False)
             self._chars -= len(old.text or "")
+
+
+class SharedPayloadCache(PayloadCache):
+    """A `PayloadCache` whose results are also files of ``directory``, one per key (written to a temporary
+    name, then renamed: readers never see half a file), read by every process that uses the directory.
+    Each process writes at most ``max_bytes``; the directory belongs to one run and is removed after it."""
+
+    def __init__(self, directory: str | os.PathLike, max_bytes: int = MAX_SHARED_BYTES, **kwargs):
+        super().__init__(**kwargs)
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.max_bytes = max_bytes
+        self.bytes_written = 0
+        self.shared_hits = 0  # results another process extracted
+
+    def _path(self, key: tuple) -> Path:
+        name = hashlib.blake2b(repr(key).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+        return self.directory / name
+
+    def get(self, key: tuple | None) -> ExtractResult | None:
+        result = super().get(key)
+        if result is not None or key is None:
+            return result
+        try:
+            result = pickle.loads(self._path(key).read_bytes())
+        except (OSError, pickle.UnpicklingError, EOFError):
+            return None
+        super().put(key, result)
+        self.hits += 1
+        self.shared_hits += 1
+        return result
+
+    def put(self, key: tuple | None, result: ExtractResult) -> None:
+        known = key in self._results
+        super().put(key, result)
+        if known or key not in self._results or self.bytes_written >= self.max_bytes:
+            return
+        data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+        path = self._path(key)
+        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        try:
+            temporary.write_bytes(data)
+            os.replace(temporary, path)
+        except OSError:  # a full or vanished directory only costs reuse
+            return
+        self.bytes_written += len(data)
 
 
 def extract_response(
