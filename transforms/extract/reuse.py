@@ -76,7 +76,7 @@ class SharedPayloadCache(PayloadCache):
     def __init__(self, directory: str | os.PathLike, max_bytes: int = MAX_SHARED_BYTES, **kwargs):
         super().__init__(**kwargs)
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # results are unpickled: owner only
         self.max_bytes = max_bytes
         self.bytes_written = 0
         self.shared_hits = 0  # results another process extracted
