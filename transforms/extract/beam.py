@@ -27,7 +27,8 @@ class ExtractTextFn(beam.DoFn):
     A payload already extracted by this worker, or by another worker of the machine through the files of
     `payload_dir` (same verified digest, see transforms/extract/reuse.py), reuses that result. Counters:
     extract/decided_by.<extractor>, extract/trafilatura_skipped.<rule>, extract/payload_reused (of which
-    extract/payload_reused_shared from another worker). `thresholds`: the config (``transforms.decide.read_thresholds``) whose URL
+    extract/payload_reused_shared read from the shared files: another worker's results, or this worker's
+    after its memory let them go). `thresholds`: the config (``transforms.decide.read_thresholds``) whose URL
     rules and digest check the cascade applies before any extraction (used with the cascade only).
     """
 
@@ -52,7 +53,6 @@ class ExtractTextFn(beam.DoFn):
         kwargs = {"time_limit_s": self.time_limit_s} if self.time_limit_s else {}
         self.extractor = Extractor(self.kind, options=self.options, **kwargs)
         self.cache = PayloadCache()
-        self._shared_hits = 0
         if self.payload_run:
             try:
                 self.cache = SharedPayloadCache(payload_dir(self.payload_run))
@@ -75,13 +75,13 @@ class ExtractTextFn(beam.DoFn):
         yield row
 
     def extract(self, row, body, charset_header) -> dict:
+        shared_before = getattr(self.cache, "shared_hits", 0)
         result, reused = extract_response(
             row, body, charset_header, self.extractor, self.cache, self.thresholds
         )
         if reused:
             Metrics.counter("extract", "payload_reused").inc()
-            if isinstance(self.cache, SharedPayloadCache) and self.cache.shared_hits > self._shared_hits:
-                self._shared_hits = self.cache.shared_hits
+            if getattr(self.cache, "shared_hits", 0) > shared_before:
                 Metrics.counter("extract", "payload_reused_shared").inc()
         else:
             if result.extractor:
