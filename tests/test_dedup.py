@@ -152,7 +152,16 @@ def test_banding_misses_few_pairs_at_the_threshold():
         assert dedup.match_probability(threshold, bands, rows) >= 0.96
         if rows > 1:  # and no more bands than needed with that many rows
             assert dedup.match_probability(threshold, bands - 1, rows) < 0.96
-    assert DedupConfig().band_params == (24, 4)  # the default threshold 0.6
+        # a pair at half the threshold is a candidate at most a third of the time, with the fewest bands
+        assert dedup.match_probability(threshold / 2, bands, rows) <= 1 / 3
+        for fewer in range(1, bands):
+            assert not any(
+                dedup.match_probability(threshold, fewer, r) >= 0.96
+                and dedup.match_probability(threshold / 2, fewer, r) <= 1 / 3
+                for r in range(1, 128 // fewer + 1)
+            ), (threshold, fewer)
+    assert DedupConfig().band_params == (14, 3)  # the default threshold 0.6
+    assert dedup.banding_for_recall(0.6, 16, 0.04) == (8, 2)  # too few values to keep low pairs out: recall
 
 
 def test_lines_normalised_one_by_one_join_to_the_whole_text_normalised():
@@ -454,7 +463,7 @@ def test_a_chain_ends_in_one_cluster(corpus, deduplicated):
     threshold = DedupConfig().threshold
     assert dedup.jaccard(sh["x"], sh["y"]) >= threshold and dedup.jaccard(sh["y"], sh["z"]) >= threshold
     assert dedup.jaccard(sh["x"], sh["z"]) < threshold
-    # LSH is probabilistic (P > 0.999 at J = 0.75 for 24 x 4): with these texts both links share a band
+    # LSH is probabilistic (P > 0.999 at J = 0.75 for 14 x 3): with these texts both links share a band
     sig = dict(zip("xyz", dedup.minhash_signatures([texts["x"], texts["y"], texts["z"]]), strict=True))
     keys = {k: set(dedup.band_keys(v, *DedupConfig().band_params)) for k, v in sig.items()}
     assert keys["x"] & keys["y"] and keys["y"] & keys["z"]
@@ -624,6 +633,20 @@ def test_verification_decides_on_the_estimate_not_the_band(passages):
     assert counters["candidate_pairs"] >= 1 and counters["pairs_rejected_by_verification"] >= 1
     assert not verified["copy"]["near_duplicate"] and verified["copy"]["dup_cluster_size"] == 1
     assert unverified["copy"]["near_duplicate"] and unverified["copy"]["duplicate_of"] == "original"
+
+
+def test_a_pair_sharing_many_bands_is_proposed_once(passages):
+    base = document(passages, 40, 8)
+    copy = edit_words(base, 5, seed=1)
+    sig = dedup.minhash_signatures([base, copy])
+    shared = set(dedup.band_keys(sig[0], *DedupConfig().band_params)) & set(
+        dedup.band_keys(sig[1], *DedupConfig().band_params)
+    )
+    assert len(shared) >= 3
+    pair = [row("original", base, fetch=dt.datetime(2024, 5, 1, tzinfo=UTC)), row("copy", copy)]
+    out, counters = run(pair, metrics=True)
+    assert counters["candidate_pairs"] == 1 and counters["candidate_pairs_repeated"] == len(shared) - 1
+    assert out["copy"]["near_duplicate"] and out["copy"]["duplicate_of"] == "original"
 
 
 def test_shuffles_carry_ids_and_checks_not_text(passages):

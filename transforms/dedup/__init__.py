@@ -22,9 +22,11 @@ the booleans into rejects without re-running dedup. Dedup never sets ``status`` 
 3. MinHash LSH over word ``ngram``-shingles of ``content_text`` (the lines of 8+ words when they hold half
    the text's words: navigation, bylines and timestamps do not count), ``num_perm`` values bit-identical to
    datasketch 2.0, ``bands`` x ``rows`` from ``banding_for_recall`` (a pair at the threshold is missed at
-   most 4% of the time). A bucket is a set of distinct texts built by a combiner (no hot key), capped at
+   most 4% of the time, a pair at half of it is a candidate at most a third of the time: 14 x 3 at 0.6).
+   A bucket is a set of distinct texts built by a combiner (no hot key), capped at
    ``max_bucket_size`` by a stable hash (a different subset in every band; counted ``dedup/buckets_capped``).
-   Candidate pairs: every pair of a small bucket, else a star plus a path (``bucket_pairs``). A pair becomes
+   Candidate pairs: every pair of a small bucket, else a star plus a path (``bucket_pairs``), each once per
+   bundle however many bands the two texts share. A pair becomes
    an edge when the share of equal MinHash values (their low 8 bits, chance agreements removed:
    ``verification_sketch``, 128 bytes per document) reaches ``threshold``: LSH only proposes. Pairs with a
    document of an earlier snapshot are verified the same way, from the signature its index stores. On the
@@ -51,7 +53,7 @@ the booleans into rejects without re-running dedup. Dedup never sets ``status`` 
    per document with text, with the full signature: 0.5-0.6 KB per document on disk); with ``dedup_against`` the
    documents of earlier indexes join the distinct-text groups and buckets as tier-0 nodes.
 
-What the shuffles carry: 63-bit ids (document, distinct text, bucket), 30-byte nodes, a 256-byte
+What the shuffles carry: 63-bit ids (document, distinct text, bucket), 30-byte nodes, a 128-byte
 verification sketch and the names (id, url, crawl, date) per document; a row travels once, keyed by its
 id64, to the final join with its verdict. Within a cluster every member but the survivor is
 ``exact_duplicate`` (same normalised text as the survivor) or ``near_duplicate``. Accounting:
