@@ -435,3 +435,39 @@ def test_mmap_threshold_is_fixed_for_the_processes_a_run_starts(preset, seen):
     root = str(Path(__file__).resolve().parents[1])
     out = subprocess.run([sys.executable, "-c", _HEAP_SCRIPT, root], env=env, capture_output=True, text=True)
     assert out.stdout.split() == ["True", seen], out.stderr
+
+
+def test_c_element_lookup_changes_no_extraction(aeb_pages, monkeypatch):
+    """trafilatura with lxml's C element class lookup (transforms/extract/fast_trafilatura.py) gives the same
+    text, title and date as with lxml.html's: on the AEB pages and pages of the shared WARC samples."""
+    from lxml.html import FormElement, HtmlElement
+    from trafilatura.utils import load_html
+
+    from bench.make_corpus import warc_sample_pages
+    from transforms.extract import fast_trafilatura
+    from transforms.read import decode_html
+
+    def form_class():
+        return type(load_html("<html><body><form><p>x</p></form><p>y</p></body></html>").find(".//form"))
+
+    pages = [(html, url) for _, url, html in aeb_pages[::2]]
+    for page in warc_sample_pages(DATA)[::4]:
+        html = decode_html(page["body"], page["charset"])
+        pages.append((html[0] if isinstance(html, tuple) else html, page["url"]))
+    assert len(pages) > 150
+    assert fast_trafilatura.apply(), "the pinned trafilatura is the version the lookup was checked against"
+    assert form_class() is HtmlElement
+    fast = [extract_trafilatura(html, url) for html, url in pages]
+    monkeypatch.setattr(fast_trafilatura, "ENABLED", False)
+    fast_trafilatura.undo()
+    try:
+        assert form_class() is FormElement
+        shipped = [extract_trafilatura(html, url) for html, url in pages]
+    finally:
+        monkeypatch.undo()
+        fast_trafilatura.apply()
+    assert form_class() is HtmlElement
+    assert sum(bool(r.text) for r in fast) > 100
+    assert [(r.text, r.title, r.published_date) for r in fast] == [
+        (r.text, r.title, r.published_date) for r in shipped
+    ]
