@@ -161,7 +161,7 @@ class BucketPairs(beam.DoFn):
     bucket over ``max_bucket_size`` texts keeps those with the smallest stable hash of (bucket, text) among
     the 4 x max_bucket_size the combiner kept: a different subset in every band.
 
-    Two similar texts share several bands (a pair at Jaccard 0.9 shares 16 of 24 on average): a pair this
+    Two similar texts share several bands (a pair at Jaccard 0.9 shares 10 of 14 on average): a pair this
     bundle already emitted is not emitted again (``dedup/candidate_pairs_repeated``; at most
     ``SEEN_PAIRS`` remembered). ResolveText sets the partners anyway: this only saves shuffle bytes.
     """
