@@ -345,25 +345,19 @@ def banding_for_recall(
     """
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"threshold must be in (0, 1), got {threshold}")
-    best = None
-    for rows in range(1, num_perm + 1):
-        per_band = threshold**rows
-        for bands in range(1, num_perm // rows + 1):
-            if (1.0 - per_band) ** bands <= max_miss:
-                if match_probability(threshold / 2, bands, rows) <= max_low and (
-                    best is None or bands <= best[0]
-                ):
-                    best = (bands, rows)
-                break
-    if best is None:  # nothing keeps low pairs out within num_perm: the most rows that keep recall
-        for rows in range(num_perm, 0, -1):
-            for bands in range(1, num_perm // rows + 1):
-                if (1.0 - threshold**rows) ** bands <= max_miss:
-                    return bands, rows
-        raise AssertionError(
-            "unreachable: 1 row per band and num_perm bands always qualify for num_perm >= 2"
-        )
-    return best
+
+    def fewest_bands(rows: int) -> int | None:
+        fits = (b for b in range(1, num_perm // rows + 1) if (1.0 - threshold**rows) ** b <= max_miss)
+        return next(fits, None)
+
+    # per number of rows, the fewest bands that keep recall
+    options = [(bands, rows) for rows in range(1, num_perm + 1) if (bands := fewest_bands(rows))]
+    if not options:
+        raise ValueError(f"no banding of {num_perm} values misses at most {max_miss} of pairs at {threshold}")
+    low = [(b, r) for b, r in options if match_probability(threshold / 2, b, r) <= max_low]
+    if low:
+        return min(low, key=lambda option: (option[0], -option[1]))
+    return max(options, key=lambda option: option[1])  # nothing keeps low pairs out: the most rows
 
 
 def match_probability(similarity: float, bands: int, rows: int) -> float:
