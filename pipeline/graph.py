@@ -73,6 +73,8 @@ def build(p, opts: PristineOptions, output_dir: str) -> None:
             DedupConfig(threshold=opts.dedup_threshold),
             index_dir=FileSystems.join(output_dir, DEDUP_INDEX),
             dedup_against=opts.dedup_against,
+            # rows wait here for their verdicts (removed before the job ends): storage every worker reaches
+            spill_dir=FileSystems.join(output_dir, "_dedup_rows"),
         )
     )
     reference = reference_files(opts.synthetic_reference)

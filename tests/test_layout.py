@@ -22,6 +22,7 @@ BEAM_MODULES = {
     "pipeline.options": "the PipelineOptions subclass every flag lives in",
     "pipeline.snapshots": "backfill: reads warc.paths.gz and its manifest through Beam's FileSystems",
     "transforms.beam_util": "what the stages' beam.py share: dead letters and stage clocks (Beam Metrics)",
+    "transforms.dedup.spill": "dedup's spill files, through Beam's FileSystems (local disk, GCS, ...)",
 }
 
 

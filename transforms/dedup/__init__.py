@@ -1,9 +1,9 @@
 """Deduplication: URL, exact and MinHash LSH near duplicates, across snapshots, clustered inside Beam.
 
-Modules: ``columns`` (what a row gets), ``minhash`` (text, shingles, signatures, banding, verification
-sketches), ``clusters`` (nodes, configuration, sketches, buckets, components, verdicts: pure functions) and
-``beam`` (the ``Deduplicate`` composite). Names used elsewhere are importable from ``transforms.dedup``;
-the Beam ones load Beam on first use only.
+Modules: ``minhash`` (text, shingles, signatures, banding, verification
+sketches), ``clusters`` (nodes, configuration, sketches, buckets, components, verdicts: pure functions),
+``spill`` (the files rows wait in) and ``beam`` (the ``Deduplicate`` composite). Names used elsewhere are
+importable from ``transforms.dedup``; the Beam ones load Beam on first use only.
 
 **What a row gets.** Rows with text (``status != "failed"`` and ``text`` not None) get the columns of
 ``DEDUP_COLUMNS``; other rows pass through untouched. Dedup runs on every row with text, whatever its
@@ -54,8 +54,9 @@ the booleans into rejects without re-running dedup. Dedup never sets ``status`` 
    documents of earlier indexes join the distinct-text groups and buckets as tier-0 nodes.
 
 What the shuffles carry: 63-bit ids (document, distinct text, bucket), 30-byte nodes, a 128-byte
-verification sketch and the names (id, url, crawl, date) per document; a row travels once, keyed by its
-id64, to the final join with its verdict. Within a cluster every member but the survivor is
+verification sketch and the names (id, url, crawl, date) per document. Rows never enter a shuffle: each
+waits in its bundle's spill file (``spill``) while dedup decides, and the verdicts travel to the file, which
+one worker reads back once, adding the columns. Within a cluster every member but the survivor is
 ``exact_duplicate`` (same normalised text as the survivor) or ``near_duplicate``. Accounting:
 ``dedup/verdicts_emitted`` must equal ``dedup/verdicts_joined``; ``pristine run`` fails, committing
 nothing, when they differ (a runner that lost elements).

@@ -1,15 +1,17 @@
 """Deduplicate: URL, exact and MinHash LSH near duplicates, clustered by connected components in Beam.
 
-    rows -> sketch --+-- (id64, packed row) ------------------------------------------------+
+    rows -> sketch --+-- rows to spill files; (id64, file key) -----------------------------+
                      +-- (url, fetch) -> newest fetch -> marks ----+                          |
                      +-- (text id, node, check, info) -------------+-> per distinct text ---+ |
                      +-- (bucket, text id) -> capped buckets -> pairs+   exact edges, pairs | |
                                                                         -> verify -> edges  | |
                                                    connected components <-------------------+ |
-                                                          -> verdicts (id64) -> join once <---+
+                                 -> verdicts (id64) -> (file key, verdict) by id64 <----------+
+                                 -> per spill file: read its rows back, each with its verdict
 
-Only 63-bit ints (document ids, text ids, bucket ids), 30-byte nodes, the 256-byte verification sketch and
-the duplicate's names travel through the dedup shuffles; a row travels once, to the final join.
+Only 63-bit ints (document ids, text ids, bucket ids, file keys), 30-byte nodes, the 128-byte verification
+sketch and the duplicate's names travel through the dedup shuffles; rows wait in spill files
+(``transforms/dedup/spill.py``) and never enter a shuffle.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ import pyarrow.parquet as pq
 from apache_beam.coders import FastPrimitivesCoder
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms.dedup.clusters import (
     CLUSTER,
@@ -64,6 +69,7 @@ from transforms.dedup.minhash import (
     text_id,
     verification_sketch,
 )
+from transforms.dedup.spill import PASSTHROUGH, RowSpill, default_spill_dir, read_spill, remove_spills
 
 INDEX_FILE_PREFIX = "signatures"
 _INDEX_READ_COLUMNS = ["id", "url", "crawl", "fetch_date", "quality_score", "text_hash", "signature"]
@@ -75,34 +81,44 @@ _INDEX_READ_COLUMNS = ["id", "url", "crawl", "fetch_date", "quality_score", "tex
 
 
 class SketchDocuments(beam.DoFn):
-    """[row, ...] -> (id64, packed row) per row with text; on the other outputs what each shuffle needs:
+    """[row, ...] -> each row written to the bundle's spill file, and (id64, file key) for a row with text (a
+    row without text waits in the file too, untouched: no Flatten after the read-back, which would make the
+    local runner hold every row); on the other outputs what each shuffle needs:
 
     'texts'    (text id, (node, check, info))
     'fetches'  (url key, (fetch ts, id64, text id)) for rows with a url
     'buckets'  (bucket id, text id) per band
     'index'    the row's index record (with an index directory)
-    'passthrough'  rows without text, untouched
+    'spills'   (file key, path) of the bundle's spill file, when it is complete
     """
 
-    TEXTS, FETCHES, BUCKETS, INDEX, PASSTHROUGH = "texts", "fetches", "buckets", "index", "passthrough"
+    TEXTS, FETCHES, BUCKETS, INDEX, SPILLS = "texts", "fetches", "buckets", "index", "spills"
 
-    def __init__(self, config: DedupConfig, write_index: bool):
+    def __init__(self, config: DedupConfig, write_index: bool, spill_dir: str):
         self.config = config
         self.write_index = write_index
+        self.spill_dir = spill_dir
         self.documents = Metrics.counter("dedup", "documents")
         self.passthrough = Metrics.counter("dedup", "passthrough_rows")
+        self.spilled = Metrics.counter("dedup", "rows_spilled")
+
+    def start_bundle(self):
+        self.spill = None
 
     def process(self, batch: list[dict]):
+        if self.spill is None:
+            self.spill = RowSpill(self.spill_dir)
         todo = []
         for row in batch:
             if has_text(row):
                 todo.append(row)
             else:
                 self.passthrough.inc()
-                yield beam.pvalue.TaggedOutput(self.PASSTHROUGH, row)
+                self.spill.write(PASSTHROUGH, pack_row(row))
         for row, s in zip(todo, sketch_rows(todo, self.config), strict=True):
             self.documents.inc()
-            yield s.id64, pack_row(row)
+            self.spill.write(s.id64, pack_row(row))
+            yield s.id64, self.spill.key
             yield beam.pvalue.TaggedOutput(self.TEXTS, (s.text_id, (s.node, s.check, s.info)))
             if s.url_key is not None:
                 yield beam.pvalue.TaggedOutput(self.FETCHES, (s.url_key, (s.fetch_ts, s.id64, s.text_id)))
@@ -110,6 +126,15 @@ class SketchDocuments(beam.DoFn):
                 yield beam.pvalue.TaggedOutput(self.BUCKETS, (bucket, s.text_id))
             if self.write_index:
                 yield beam.pvalue.TaggedOutput(self.INDEX, index_record(row, s))
+
+    def finish_bundle(self):
+        if self.spill is not None:
+            spill, self.spill = self.spill, None
+            spill.close()
+            self.spilled.inc(spill.rows)
+            yield beam.pvalue.TaggedOutput(
+                self.SPILLS, WindowedValue((spill.key, spill.path), MIN_TIMESTAMP, [GlobalWindow()])
+            )
 
 
 class KeepNewestFetch(beam.DoFn):
@@ -353,24 +378,45 @@ def _count(element, counter):
     return element
 
 
-class AddDedupColumns(beam.DoFn):
-    """(id64, {rows: [packed row], verdicts: [...]}) -> each row with the dedup columns."""
+class LocateVerdicts(beam.DoFn):
+    """(id64, {files: [file key], verdicts: [...]}) -> (file key, (id64, verdict)) for each spill file holding
+    a row of a document with a verdict (the smallest, should a runner repeat one)."""
 
     def __init__(self):
         self.verdicts = Metrics.counter("dedup", "verdicts_joined")
         self.orphans = Metrics.counter("dedup", "verdicts_without_row")
 
     def process(self, element):
-        _, grouped = element
-        verdicts, rows = grouped["verdicts"], grouped["rows"]
+        id64, grouped = element
+        verdicts = grouped["verdicts"]
+        if not verdicts:
+            return
         self.verdicts.inc(len(verdicts))
-        if verdicts and not rows:
+        files = set(grouped["files"])
+        if not files:
             self.orphans.inc(len(verdicts))
-        verdict = min(verdicts) if verdicts else None
-        for packed in rows:
-            row = unpack_row(packed)
-            row.update(verdict_columns(row, verdict))
-            yield row
+        verdict = min(verdicts)
+        for key in sorted(files):
+            yield key, (id64, verdict)
+
+
+class AddDedupColumns(beam.DoFn):
+    """(file key, {paths: [spill file], verdicts: [(id64, verdict)]}) -> each row of the spill file, read back;
+    those with text with the dedup columns."""
+
+    def __init__(self):
+        self.rows = Metrics.counter("dedup", "rows_read_back")
+
+    def process(self, element):
+        _, grouped = element
+        verdicts = dict(grouped["verdicts"])
+        for path in set(grouped["paths"]):
+            for id64, packed in read_spill(path):
+                row = unpack_row(packed)
+                if id64 != PASSTHROUGH:
+                    row.update(verdict_columns(row, verdicts.get(id64)))
+                self.rows.inc()
+                yield row
 
 
 # --------------------------------------------------------------------------------------------------
@@ -571,6 +617,10 @@ class Deduplicate(beam.PTransform):
     config          DedupConfig
     index_dir       write this run's signature index into this directory, which must hold none yet
     dedup_against   signature index directories of earlier runs: matching documents are their duplicates
+    spill_dir       where rows wait for their verdicts (``transforms/dedup/spill.py``), a directory that must
+                    hold nothing else and that the transform deletes when the rows are read back; storage
+                    every worker reaches (default: under the pipeline's temp_location, else a local
+                    temporary directory)
     batch_size      rows per vectorised MinHash batch
     measure_shuffle count the bytes of every dedup shuffle (dedup/shuffle_bytes_*; benchmarks)
     """
@@ -580,6 +630,7 @@ class Deduplicate(beam.PTransform):
         config: DedupConfig | None = None,
         index_dir: str | None = None,
         dedup_against: Sequence[str] = (),
+        spill_dir: str | None = None,
         batch_size: int = 256,
         measure_shuffle: bool = False,
     ):
@@ -587,6 +638,7 @@ class Deduplicate(beam.PTransform):
         self.config = config or DedupConfig()
         self.index_dir = index_dir
         self.dedup_against = list(dedup_against)
+        self.spill_dir = spill_dir
         self.batch_size = batch_size
         self.measure = measure_shuffle
 
@@ -594,8 +646,9 @@ class Deduplicate(beam.PTransform):
         return pcoll | f"bytes: {name}" >> beam.ParDo(CountShuffleBytes(name)) if self.measure else pcoll
 
     def expand(self, rows):
-        # row -> (id64, packed row) | texts | fetches | buckets | index records | rows without text
-        sketched, texts, buckets = self._sketch(rows)
+        spill_dir = self.spill_dir or default_spill_dir(rows.pipeline.options)
+        # row -> (id64, file key) | texts | fetches | buckets | index records | spill files | rows without text
+        sketched, texts, buckets = self._sketch(rows, spill_dir)
         # 1. URL dedup: (url key, fetch) -> (text id, mark) for the older fetches
         url_marks = (
             self._bytes(sketched[SketchDocuments.FETCHES], "url")
@@ -608,23 +661,42 @@ class Deduplicate(beam.PTransform):
         resolved, near_edges = self._resolve(texts, url_marks, pairs)
         # 4. + 5. edges -> connected components -> (id64, verdict) for every member of a cluster
         verdicts = self._verdicts(resolved, near_edges)
-        # 6. (id64, packed row) + (id64, verdict) -> row with the dedup columns: the one shuffle rows take
-        deduplicated = (
+        # 6. (id64, file key) + (id64, verdict) -> (file key, verdict) -> each spill file's rows read back
+        return self._read_back(sketched, verdicts, spill_dir)
+
+    def _read_back(self, sketched, verdicts, spill_dir: str):
+        """Verdicts to the spill files holding their rows -> every spilled row with the dedup columns; the
+        spill directory is deleted once every file was read back."""
+        located = (
             {
-                "rows": self._bytes(sketched.id_to_row, "rows"),
+                "files": self._bytes(sketched.id_to_file, "row_files"),
                 "verdicts": self._bytes(verdicts, "verdicts"),
             }
-            | "join verdicts to rows" >> beam.CoGroupByKey()
-            | "add dedup columns" >> beam.ParDo(AddDedupColumns())
+            | "verdicts to row files" >> beam.CoGroupByKey()
+            | "locate verdicts" >> beam.ParDo(LocateVerdicts())
         )
-        return (
-            deduplicated,
-            sketched[SketchDocuments.PASSTHROUGH],
-        ) | "with rows without text" >> beam.Flatten()
+        deduplicated = (
+            {
+                "paths": sketched[SketchDocuments.SPILLS],
+                "verdicts": self._bytes(located, "file_verdicts"),
+            }
+            | "verdicts per spill file" >> beam.CoGroupByKey()
+            | "read rows back with dedup columns" >> beam.ParDo(AddDedupColumns())
+        )
+        _ = (
+            deduplicated.pipeline
+            | "spill directory" >> beam.Create([spill_dir])
+            | "remove spill files"
+            >> beam.Map(
+                lambda d, _done: remove_spills(d),
+                beam.pvalue.AsSingleton(deduplicated | "rows read back" >> beam.combiners.Count.Globally()),
+            )
+        )
+        return deduplicated
 
-    def _sketch(self, rows):
+    def _sketch(self, rows, spill_dir: str):
         """rows -> (the sketch outputs, (text id, ...) texts, (bucket id, text id) buckets), this run's with
-        the earlier runs' (--dedup-against); writes this run's signature index."""
+        the earlier runs' (--dedup-against); writes this run's signature index and spills the rows."""
         cfg = self.config
         if self.index_dir:
             existing = FileSystems.match([FileSystems.join(self.index_dir, f"{INDEX_FILE_PREFIX}*.parquet")])
@@ -638,8 +710,8 @@ class Deduplicate(beam.PTransform):
             | "batch rows"
             >> beam.BatchElements(min_batch_size=min(16, self.batch_size), max_batch_size=self.batch_size)
             | "sketch documents"
-            >> beam.ParDo(S(cfg, bool(self.index_dir))).with_outputs(
-                S.TEXTS, S.FETCHES, S.BUCKETS, S.INDEX, S.PASSTHROUGH, main="id_to_row"
+            >> beam.ParDo(S(cfg, bool(self.index_dir), spill_dir)).with_outputs(
+                S.TEXTS, S.FETCHES, S.BUCKETS, S.INDEX, S.SPILLS, main="id_to_file"
             )
         )
         texts, buckets = sketched[S.TEXTS], sketched[S.BUCKETS]

@@ -438,7 +438,7 @@ def check_metadata(path: str, metadata: dict | None, config: DedupConfig) -> Non
 
 
 # --------------------------------------------------------------------------------------------------
-# Rows for the final join
+# Rows as they wait in spill files (spill.py)
 # --------------------------------------------------------------------------------------------------
 
 
@@ -453,7 +453,7 @@ def _row_column_set() -> frozenset[str]:
 
 
 def pack_row(row: dict) -> bytes:
-    """A row as one bytes value for the final join: its values in schema order, pickled, plus any keys outside
+    """A row as one bytes value for a spill file: its values in schema order, pickled, plus any keys outside
     the schema (the column names alone pickle to ~1.5 KB)."""
     names = _row_columns()
     if all(n in row for n in names):
