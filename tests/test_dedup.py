@@ -309,15 +309,21 @@ def test_bucket_pairs_offer_every_link_of_a_chain():
     assert len(pairs) == 11 + 10 and (5, 6) in pairs and (0, 9) in pairs
 
 
-def test_verification_sketch_estimates_like_the_full_signature(passages):
+@pytest.mark.parametrize("bits", [6, 8])
+def test_verification_sketch_estimates_like_the_full_signature(passages, bits):
+    from transforms.dedup.minhash import _sketch_values
+
+    assert dedup.VERIFY_BITS == 6  # the default: 96 bytes per document
     base = document(passages, 40, 8)
     for n_edits in (0, 10, 40, 120):
         sig = dedup.minhash_signatures([base, edit_words(base, n_edits, seed=n_edits)])
+        sketches = [dedup.verification_sketch(s, bits) for s in sig]
+        assert len(sketches[0]) == 128 * bits // 8
+        assert np.array_equal(_sketch_values(sketches[0], bits), sig[0] & ((1 << bits) - 1))  # packed exactly
         full = dedup.estimated_jaccard(sig[0], sig[1])
-        low8 = dedup.sketch_similarity(dedup.verification_sketch(sig[0]), dedup.verification_sketch(sig[1]))
-        assert len(dedup.verification_sketch(sig[0])) == 128
-        # equal values stay equal; unequal ones agree by chance 1 time in 256, which the estimate removes
-        assert abs(low8 - full) <= 3 / 128
+        estimate = dedup.sketch_similarity(*sketches, bits)
+        # equal values stay equal; unequal ones agree by chance 1 time in 2^bits, which the estimate removes
+        assert abs(estimate - full) <= 3 / 128
     same = dedup.minhash_signatures([base, base])
     assert dedup.verification_similarity(same[0], same[1]) == 1.0
 

@@ -27,8 +27,8 @@ the booleans into rejects without re-running dedup. Dedup never sets ``status`` 
    ``max_bucket_size`` by a stable hash (a different subset in every band; counted ``dedup/buckets_capped``).
    Candidate pairs: every pair of a small bucket, else a star plus a path (``bucket_pairs``), each once per
    bundle however many bands the two texts share. A pair becomes
-   an edge when the share of equal MinHash values (their low 8 bits, chance agreements removed:
-   ``verification_sketch``, 128 bytes per document) reaches ``threshold``: LSH only proposes. Pairs with a
+   an edge when the share of equal MinHash values (their low 6 bits, chance agreements removed:
+   ``verification_sketch``, 96 bytes per document) reaches ``threshold``: LSH only proposes. Pairs with a
    document of an earlier snapshot are verified the same way, from the signature its index stores. On the
    Webis pairs this scores as the exact Jaccard of the shingle sets does (F1 0.887 vs 0.899, about one
    seed's noise), without shipping sets.
@@ -53,7 +53,7 @@ the booleans into rejects without re-running dedup. Dedup never sets ``status`` 
    per document with text, with the full signature: 0.5-0.6 KB per document on disk); with ``dedup_against`` the
    documents of earlier indexes join the distinct-text groups and buckets as tier-0 nodes.
 
-What the shuffles carry: 63-bit ids (document, distinct text, bucket), 30-byte nodes, a 128-byte
+What the shuffles carry: 63-bit ids (document, distinct text, bucket), 30-byte nodes, a 96-byte
 verification sketch and the names (id, url, crawl, date) per document. Rows never enter a shuffle: each
 waits in its bundle's spill file (``spill``) while dedup decides, and the verdicts travel to the file, which
 one worker reads back once, adding the columns. Within a cluster every member but the survivor is

@@ -9,7 +9,7 @@
                                  -> verdicts (id64) -> (file key, verdict) by id64 <----------+
                                  -> per spill file: read its rows back, each with its verdict
 
-Only 63-bit ints (document ids, text ids, bucket ids, file keys), 30-byte nodes, the 128-byte verification
+Only 63-bit ints (document ids, text ids, bucket ids, file keys), 30-byte nodes, the 96-byte verification
 sketch and the duplicate's names travel through the dedup shuffles; rows wait in spill files
 (``transforms/dedup/spill.py``) and never enter a shuffle.
 """

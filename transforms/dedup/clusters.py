@@ -215,7 +215,7 @@ class DedupConfig:
     max_band_miss    the largest share of pairs at the threshold that banding may miss
     seed, scheme     MinHash permutations, as datasketch's MinHash(seed=..., scheme=...)
     verify           how a candidate pair becomes an edge: "estimate" = the share of equal MinHash values
-                     (their low 8 bits, ``verification_sketch``) is >= verify_threshold, the same for pairs
+                     (their low 6 bits, ``verification_sketch``) is >= verify_threshold, the same for pairs
                      inside a run and pairs with an earlier snapshot's document; "none" = every candidate
     verify_threshold the bar for verify (None = threshold)
     max_bucket_size  most distinct texts a bucket keeps (None = unlimited; a giant bucket is a hot key)
@@ -324,7 +324,7 @@ class Sketch(NamedTuple):
     info: tuple  # doc_info
     url_key: int | None  # 63-bit hash of (crawl, normalised url); None without a url
     fetch_ts: int  # for URL dedup: NO_DATE when unknown
-    check: bytes  # verification_sketch: 1 byte per permutation
+    check: bytes  # verification_sketch: 6 bits per permutation
     buckets: list[int]  # bucket_id per band; empty for a text without shingles
     signature: bytes  # the full signature (little-endian), for the index
     band_keys: list[bytes]  # for the index

@@ -238,27 +238,42 @@ def estimated_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> float:
     return float(np.count_nonzero(sig_a == sig_b)) / len(sig_a)
 
 
-VERIFY_BITS = 8  # bits of each MinHash value a document keeps for verification (b-bit minwise hashing)
-_CHANCE = 2.0**-VERIFY_BITS  # two unequal values agree in their low bits with this probability
+VERIFY_BITS = 6  # bits of each MinHash value a document keeps for verification (b-bit minwise hashing)
 
 
-def verification_sketch(signature: np.ndarray) -> bytes:
-    """The low VERIFY_BITS bits of each MinHash value (one byte each): what verification compares.
+def verification_sketch(signature: np.ndarray, bits: int | None = None) -> bytes:
+    """The low ``bits`` bits (default VERIFY_BITS) of each MinHash value, packed: what verification compares.
 
-    b-bit minwise hashing (Li and Koenig, WWW 2010): two values agree in their low 8 bits when they are
-    equal, and by chance with probability 2^-8 otherwise; `sketch_similarity` removes that chance, so the
-    share of agreeing values estimates the Jaccard without bias, with a variance within 1% of the full
-    signature's around the thresholds used, in an eighth of the bytes (affine64: a sixteenth).
+    b-bit minwise hashing (Li and Koenig, WWW 2010): two values agree in their low b bits when they are
+    equal, and by chance with probability 2^-b otherwise; `sketch_similarity` removes that chance, so the
+    share of agreeing values estimates the Jaccard without bias, with a standard deviation 1.3% above the
+    full signature's at Jaccard 0.6 with 6 bits (0.3% with 8). VERIFY_BITS = 6: 96 bytes for 128 values (a
+    32-bit signature takes 512); measured against 8 bits, the Webis F1 at 0.6 is the same (0.887; web 0.865
+    vs 0.860, news 0.902 vs 0.915, median of 5 seeds) and generated pages' precision by chain 0.961 vs 0.959.
     """
-    return (np.asarray(signature) & 0xFF).astype(np.uint8).tobytes()
+    bits = VERIFY_BITS if bits is None else bits
+    low = (np.asarray(signature) & ((1 << bits) - 1)).astype(np.uint8)
+    if bits == 8:
+        return low.tobytes()
+    return np.packbits(np.unpackbits(low[:, None], axis=1)[:, 8 - bits :]).tobytes()
 
 
-def sketch_similarity(a: bytes, b: bytes) -> float:
+def _sketch_values(sketch: bytes, bits: int) -> np.ndarray:
+    if bits == 8:
+        return np.frombuffer(sketch, np.uint8)
+    unpacked = np.unpackbits(np.frombuffer(sketch, np.uint8))
+    n = len(unpacked) // bits
+    return np.packbits(unpacked[: n * bits].reshape(n, bits), axis=1).ravel() >> (8 - bits)
+
+
+def sketch_similarity(a: bytes, b: bytes, bits: int | None = None) -> float:
     """Estimated Jaccard of two ``verification_sketch``es: the share of equal values, less the share that
     agree by chance ((p - 2^-b) / (1 - 2^-b), at least 0)."""
-    x, y = np.frombuffer(a, np.uint8), np.frombuffer(b, np.uint8)
+    bits = VERIFY_BITS if bits is None else bits
+    x, y = _sketch_values(a, bits), _sketch_values(b, bits)
     agree = float(np.count_nonzero(x == y)) / len(x)
-    return max(0.0, (agree - _CHANCE) / (1.0 - _CHANCE))
+    chance = 2.0**-bits
+    return max(0.0, (agree - chance) / (1.0 - chance))
 
 
 def verification_similarity(sig_a: np.ndarray, sig_b: np.ndarray) -> float:
