@@ -284,17 +284,34 @@ def test_components_converge_on_chains_and_match_union_find():
     assert roots == {node: find(node) for node in parent if find(node) != node}
 
 
-def test_bucket_cap_keeps_a_hash_chosen_subset_whatever_the_order_and_bundles():
+def test_buckets_are_the_same_whatever_the_bundles_and_copies():
+    """Entries packed per shard by any split of the documents (and copies of a text) give the same buckets."""
     texts = [dedup.text_id(bytes([i]) * 16) for i in range(50)]
-    assert dedup.bucket_add(None, texts[:1], keep=32) == texts[0]  # one text: the accumulator is the id
-    dropped, kept = dedup.bucket_unpack(dedup.bucket_add(None, texts, keep=32))
-    assert dropped == 18 and len(kept) == 32
+    rng = random.Random(0)
+    docs = [(t, [rng.getrandbits(63) for _ in range(3)] + [7 * dedup.BUCKET_SHARDS + 5]) for t in texts]
+    docs += docs[:10]  # copies of a text count once
+
+    def buckets(parts):
+        shards: dict = {}
+        for part in parts:
+            flat = [(b, t) for t, bs in part for b in bs]
+            for shard, packed in dedup.pack_bucket_entries([b for b, _ in flat], [t for _, t in flat]):
+                assert all(
+                    b % dedup.BUCKET_SHARDS == shard for b in np.frombuffer(packed, "<u8")[::2].tolist()
+                )
+                shards.setdefault(shard, []).append(packed)
+        return {key: members for packs in shards.values() for key, members in dedup.bucket_groups(packs)}
+
+    expected = buckets([docs])
+    assert expected == {
+        7 * dedup.BUCKET_SHARDS + 5: sorted(texts)
+    }  # the one shared bucket; singletons skipped
     for seed in range(3):
-        shuffled = texts + texts[:10]  # copies of a text count once
+        shuffled = docs[:]
         random.Random(seed).shuffle(shuffled)
-        parts = [dedup.bucket_add(None, shuffled[i::3], keep=32) for i in range(3)]
-        parts = [dedup.bucket_add(p, [], keep=32) for p in parts] + [None]
-        assert dedup.bucket_unpack(dedup.bucket_merge(parts, keep=32))[1] == kept
+        assert buckets([shuffled[i::3] for i in range(3)]) == expected
+    assert dedup.pack_bucket_entries([], []) == [] and list(dedup.bucket_groups([])) == []
+    kept = sorted(texts)
     members = dedup.bucket_members(12345, kept, cap=8)
     assert len(members) == 8 and members == sorted(members)
     assert dedup.bucket_members(54321, kept, cap=8) != members  # another band, another subset

@@ -23,8 +23,10 @@ the booleans into rejects without re-running dedup. Dedup never sets ``status`` 
    the text's words: navigation, bylines and timestamps do not count), ``num_perm`` values bit-identical to
    datasketch 2.0, ``bands`` x ``rows`` from ``banding_for_recall`` (a pair at the threshold is missed at
    most 4% of the time, a pair at half of it is a candidate at most a third of the time: 14 x 3 at 0.6).
-   A bucket is a set of distinct texts built by a combiner (no hot key), capped at
-   ``max_bucket_size`` by a stable hash (a different subset in every band; counted ``dedup/buckets_capped``).
+   Each worker packs its (bucket id, text id) entries per shard of bucket ids (``BUCKET_SHARDS`` keys, 16
+   bytes per entry: a giant bucket is megabytes in one shard, no hot key); a bucket is the set of distinct
+   texts of its entries, capped at ``max_bucket_size`` by a stable hash (a different subset in every band;
+   counted ``dedup/buckets_capped``).
    Candidate pairs: every pair of a small bucket, else a star plus a path (``bucket_pairs``), each once per
    bundle however many bands the two texts share. A pair becomes
    an edge when the share of equal MinHash values (their low 6 bits, chance agreements removed:

@@ -3,7 +3,7 @@
     rows -> sketch --+-- rows to spill files; (id64, file key) -----------------------------+
                      +-- (url, fetch) -> newest fetch -> marks ----+                          |
                      +-- (text id, node, check, info) -------------+-> per distinct text ---+ |
-                     +-- (bucket, text id) -> capped buckets -> pairs+   exact edges, pairs | |
+                     +-- (shard, entries) -> capped buckets -> pairs-+   exact edges, pairs | |
                                                                         -> verify -> edges  | |
                                                    connected components <-------------------+ |
                                  -> verdicts (id64) -> (file key, verdict) by id64 <----------+
@@ -30,6 +30,7 @@ from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms.dedup.clusters import (
+    BUCKET_FLUSH,
     CLUSTER,
     EXCLUDE,
     NEWEST,
@@ -37,11 +38,9 @@ from transforms.dedup.clusters import (
     TIER_EARLIER,
     URL,
     DedupConfig,
-    bucket_add,
+    bucket_groups,
     bucket_members,
-    bucket_merge,
     bucket_pairs,
-    bucket_unpack,
     canonical_edge,
     check_metadata,
     decode_node,
@@ -54,6 +53,7 @@ from transforms.dedup.clusters import (
     newest_fetch,
     node_id64,
     node_tier,
+    pack_bucket_entries,
     pack_row,
     sketch_rows,
     small_star,
@@ -87,7 +87,8 @@ class SketchDocuments(beam.DoFn):
 
     'texts'    (text id, (node, check, info))
     'fetches'  (url key, (fetch ts, id64, text id)) for rows with a url
-    'buckets'  (bucket id, text id) per band
+    'buckets'  (shard, packed (bucket id, text id) entries): every band of the bundle's texts, packed per
+               shard of bucket ids (``pack_bucket_entries``) every BUCKET_FLUSH entries and at the end
     'index'    the row's index record (with an index directory)
     'spills'   (file key, path) of the bundle's spill file, when it is complete
     """
@@ -104,6 +105,7 @@ class SketchDocuments(beam.DoFn):
 
     def start_bundle(self):
         self.spill = None
+        self.entries = BucketEntries()
 
     def process(self, batch: list[dict]):
         if self.spill is None:
@@ -122,12 +124,18 @@ class SketchDocuments(beam.DoFn):
             yield beam.pvalue.TaggedOutput(self.TEXTS, (s.text_id, (s.node, s.check, s.info)))
             if s.url_key is not None:
                 yield beam.pvalue.TaggedOutput(self.FETCHES, (s.url_key, (s.fetch_ts, s.id64, s.text_id)))
-            for bucket in s.buckets:
-                yield beam.pvalue.TaggedOutput(self.BUCKETS, (bucket, s.text_id))
+            self.entries.add(s.buckets, s.text_id)
             if self.write_index:
                 yield beam.pvalue.TaggedOutput(self.INDEX, index_record(row, s))
+        if len(self.entries) >= BUCKET_FLUSH:
+            for packed in self.entries.flush():
+                yield beam.pvalue.TaggedOutput(self.BUCKETS, packed)
 
     def finish_bundle(self):
+        for packed in self.entries.flush():
+            yield beam.pvalue.TaggedOutput(
+                self.BUCKETS, WindowedValue(packed, MIN_TIMESTAMP, [GlobalWindow()])
+            )
         if self.spill is not None:
             spill, self.spill = self.spill, None
             spill.close()
@@ -158,33 +166,31 @@ class KeepNewestFetch(beam.DoFn):
                 yield newest[2], (NEWEST, newest[1], id64)
 
 
-class BucketCombine(beam.CombineFn):
-    """text ids of a bucket -> an accumulator (see ``bucket_pack``): the ``keep`` texts with the smallest
-    stable hash. Combined before the shuffle, so copies of a text count once and a bucket of a million
-    pages is no hot key."""
+class BucketEntries:
+    """A worker's (bucket id, text id) entries, gathered until ``flush`` packs them per shard."""
 
-    def __init__(self, keep: int | None):
-        self.keep = keep
+    def __init__(self):
+        self.buckets: list[int] = []
+        self.texts: list[int] = []
 
-    def create_accumulator(self):
-        return None
+    def __len__(self) -> int:
+        return len(self.buckets)
 
-    def add_input(self, acc, text):
-        if acc is None or acc == text:  # the common case, without building a set
-            return text
-        return bucket_add(acc, (text,), self.keep)
+    def add(self, buckets: list[int], text: int) -> None:
+        self.buckets.extend(buckets)
+        self.texts.extend([text] * len(buckets))
 
-    def merge_accumulators(self, accs):
-        return bucket_merge(accs, self.keep)
-
-    def extract_output(self, acc):
-        return acc
+    def flush(self) -> list[tuple[int, bytes]]:
+        packed = pack_bucket_entries(self.buckets, self.texts)
+        self.buckets, self.texts = [], []
+        return packed
 
 
 class BucketPairs(beam.DoFn):
-    """(bucket id, (dropped, kept)) -> candidate pairs of distinct texts (see ``bucket_pairs``), counted. A
-    bucket over ``max_bucket_size`` texts keeps those with the smallest stable hash of (bucket, text) among
-    the 4 x max_bucket_size the combiner kept: a different subset in every band.
+    """(shard, [packed entries, ...]) -> candidate pairs of distinct texts for every bucket of the shard (see
+    ``bucket_pairs``), counted. A bucket over ``max_bucket_size`` texts keeps those with the smallest stable
+    hash of (bucket, text): a different subset in every band. A shard holds 1/BUCKET_SHARDS of the buckets as
+    16-byte entries, so even a bucket of a million pages is 16 MB, no hot key.
 
     Two similar texts share several bands (a pair at Jaccard 0.9 shares 10 of 14 on average): a pair this
     bundle already emitted is not emitted again (``dedup/candidate_pairs_repeated``; at most
@@ -206,24 +212,22 @@ class BucketPairs(beam.DoFn):
         self.seen: set = set()
 
     def process(self, element):
-        key, acc = element
-        dropped, kept = bucket_unpack(acc)
-        members = bucket_members(key, kept, self.cap)
-        seen = len(kept) + dropped
-        if seen > 1:
-            self.sizes.update(seen)
-        if seen > len(members):
-            self.capped.inc()
-            self.dropped.inc(seen - len(members))
-        for pair in bucket_pairs(members, self.small):
-            if pair in self.seen:
-                self.repeated.inc()
-                continue
-            if len(self.seen) >= self.SEEN_PAIRS:
-                self.seen.clear()
-            self.seen.add(pair)
-            self.pairs.inc()
-            yield pair
+        _, packs = element
+        for key, texts in bucket_groups(packs):
+            members = bucket_members(key, texts, self.cap)
+            self.sizes.update(len(texts))
+            if len(texts) > len(members):
+                self.capped.inc()
+                self.dropped.inc(len(texts) - len(members))
+            for pair in bucket_pairs(members, self.small):
+                if pair in self.seen:
+                    self.repeated.inc()
+                    continue
+                if len(self.seen) >= self.SEEN_PAIRS:
+                    self.seen.clear()
+                self.seen.add(pair)
+                self.pairs.inc()
+                yield pair
 
 
 def pair_endpoints(pair: tuple):
@@ -460,7 +464,7 @@ def read_index(index_dirs, config: DedupConfig | None = None) -> pa.Table:
 
 class ReadIndexFile(beam.DoFn):
     """A signature index file -> each earlier document as a tier-0 text entry (main) and its bucket entries
-    ('buckets', recomputed for this run's bands)."""
+    ('buckets', recomputed for this run's bands, packed per shard as SketchDocuments packs them)."""
 
     BUCKETS = "buckets"
 
@@ -472,6 +476,7 @@ class ReadIndexFile(beam.DoFn):
         n_bands, n_rows = self.config.band_params
         dtype = signature_dtype(self.config.scheme).newbyteorder("<")
         empty = _empty_value(self.config.scheme)
+        entries = BucketEntries()
         with FileSystems.open(path) as f:
             parquet = pq.ParquetFile(f)
             check_metadata(path, parquet.schema_arrow.metadata, self.config)
@@ -491,8 +496,12 @@ class ReadIndexFile(beam.DoFn):
                     self.documents.inc()
                     yield text, (node, verification_sketch(sig), info)
                     if not bool(np.all(sig == empty)):
-                        for key in band_keys(sig, n_bands, n_rows):
-                            yield beam.pvalue.TaggedOutput(self.BUCKETS, (bucket_id(key), text))
+                        entries.add([bucket_id(key) for key in band_keys(sig, n_bands, n_rows)], text)
+                if len(entries) >= BUCKET_FLUSH:
+                    for packed in entries.flush():
+                        yield beam.pvalue.TaggedOutput(self.BUCKETS, packed)
+        for packed in entries.flush():
+            yield beam.pvalue.TaggedOutput(self.BUCKETS, packed)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -655,7 +664,7 @@ class Deduplicate(beam.PTransform):
             | "group fetches of a url" >> beam.GroupByKey()
             | "keep newest fetch" >> beam.ParDo(KeepNewestFetch())
         )
-        # 2. LSH: (bucket id, text id) -> (text id, text id) candidate pairs
+        # 2. LSH: (shard, packed (bucket id, text id) entries) -> (text id, text id) candidate pairs
         pairs = self._candidate_pairs(buckets)
         # 3. per distinct text -> exact edges, names, verdicts; candidate pairs -> verified near edges
         resolved, near_edges = self._resolve(texts, url_marks, pairs)
@@ -695,7 +704,7 @@ class Deduplicate(beam.PTransform):
         return deduplicated
 
     def _sketch(self, rows, spill_dir: str):
-        """rows -> (the sketch outputs, (text id, ...) texts, (bucket id, text id) buckets), this run's with
+        """rows -> (the sketch outputs, (text id, ...) texts, (shard, packed entries) buckets), this run's with
         the earlier runs' (--dedup-against); writes this run's signature index and spills the rows."""
         cfg = self.config
         if self.index_dir:
@@ -727,7 +736,7 @@ class Deduplicate(beam.PTransform):
                 rows.pipeline
                 | "earlier index files" >> beam.Create(check_index(self.dedup_against, cfg))
                 | "spread index files" >> beam.Reshuffle()
-                # index file -> (text id, (tier-0 node, check, info)) | (bucket id, text id)
+                # index file -> (text id, (tier-0 node, check, info)) | (shard, packed bucket entries)
                 | "read earlier index"
                 >> beam.ParDo(ReadIndexFile(cfg)).with_outputs(ReadIndexFile.BUCKETS, main="texts")
             )
@@ -739,15 +748,11 @@ class Deduplicate(beam.PTransform):
         return sketched, texts, buckets
 
     def _candidate_pairs(self, buckets):
-        """(bucket id, text id) -> capped distinct texts per bucket -> (text id, text id) candidate pairs."""
-        cfg = self.config
+        """(shard, packed bucket entries) -> every bucket of a shard, capped -> (text id, text id) pairs."""
         return (
             self._bytes(buckets, "buckets")
-            | "fill buckets"
-            >> beam.CombinePerKey(
-                BucketCombine(None if cfg.max_bucket_size is None else 4 * cfg.max_bucket_size)
-            )
-            | "pairs per bucket" >> beam.ParDo(BucketPairs(cfg))
+            | "group bucket shards" >> beam.GroupByKey()
+            | "pairs per bucket" >> beam.ParDo(BucketPairs(self.config))
         )
 
     def _resolve(self, texts, url_marks, pairs):

@@ -495,55 +495,42 @@ EXCLUDE, NEWEST = 0, 1  # (EXCLUDE, id64): an older fetch of a URL; (NEWEST, id6
 
 
 # --------------------------------------------------------------------------------------------------
-# Buckets: a capped set of distinct texts, built by a combiner (no hot key)
+# Buckets: (bucket id, text id) entries, packed per shard of bucket ids
 # --------------------------------------------------------------------------------------------------
 
-
-# A bucket's accumulator in the LSH combiner: None (empty), one text id (the common case: it costs the shuffle
-# no more than the text id itself), or (texts dropped, [text id, ...]) keeping the ``keep`` texts with the
-# smallest stable hash (a combiner has no key, so the hash is the text's).
-
-
-def _text_hash(t: int) -> int:
-    return _stable_hash63(t.to_bytes(8, "big"))
+BUCKET_SHARDS = 4096  # the LSH shuffle's keys: bucket id % BUCKET_SHARDS
+BUCKET_FLUSH = 1 << 20  # entries a worker gathers (16 MB) before it packs and emits them
+_ENTRY = np.dtype("<u8")
 
 
-def bucket_unpack(acc) -> tuple[int, set[int]]:
-    """(texts dropped, texts kept) of an accumulator."""
-    if acc is None:
-        return 0, set()
-    if isinstance(acc, int):
-        return 0, {acc}
-    return acc[0], set(acc[1])
+def pack_bucket_entries(buckets: Sequence[int] | np.ndarray, texts: Sequence[int] | np.ndarray):
+    """(bucket id, text id) entries -> [(shard, packed entries)], one per shard present: each entry once,
+    sorted, 16 bytes (two little-endian uint64). A worker packs what its bundle sketched, so the shuffle
+    carries a few thousand keys with arrays, not an element per band per document, and copies of a text
+    count once."""
+    if not len(buckets):
+        return []
+    entries = np.unique(np.stack([np.asarray(buckets, _ENTRY), np.asarray(texts, _ENTRY)], axis=1), axis=0)
+    shards = entries[:, 0] % BUCKET_SHARDS
+    order = np.argsort(shards, kind="stable")
+    entries, shards = entries[order], shards[order]
+    starts = np.flatnonzero(np.r_[True, shards[1:] != shards[:-1]])
+    ends = np.r_[starts[1:], len(shards)]
+    return [(int(shards[a]), entries[a:b].tobytes()) for a, b in zip(starts, ends, strict=True)]
 
 
-def bucket_pack(dropped: int, texts: set[int], keep: int | None):
-    ordered = (
-        sorted(texts, key=lambda t: (_text_hash(t), t)) if keep is not None and len(texts) > keep else texts
-    )
-    if keep is not None and len(texts) > keep:
-        dropped, ordered = dropped + len(texts) - keep, ordered[:keep]
-    if not dropped and len(texts) <= 1:
-        return next(iter(texts), None)
-    return (dropped, sorted(ordered))
-
-
-def bucket_add(acc, texts: Iterable[int], keep: int | None):
-    """Add text ids to a bucket's accumulator."""
-    dropped, kept = bucket_unpack(acc)
-    kept.update(texts)
-    return bucket_pack(dropped, kept, keep)
-
-
-def bucket_merge(accs: Iterable, keep: int | None):
-    """Merge bucket accumulators: what is kept depends only on the set of texts added (not on order or
-    bundles); the dropped count is an upper bound when a text reached several accumulators."""
-    dropped, kept = 0, set()
-    for acc in accs:
-        d, k = bucket_unpack(acc)
-        dropped += d
-        kept |= k
-    return bucket_pack(dropped, kept, keep)
+def bucket_groups(packs: Iterable[bytes]):
+    """Packed entries of one shard (from any workers, in any order, with repeats) -> (bucket id, its distinct
+    text ids, ascending) for every bucket with at least two texts, buckets in ascending order."""
+    arrays = [np.frombuffer(p, _ENTRY).reshape(-1, 2) for p in packs]
+    if not arrays:
+        return
+    entries = np.unique(np.concatenate(arrays), axis=0)
+    buckets = entries[:, 0]
+    starts = np.flatnonzero(np.r_[True, buckets[1:] != buckets[:-1]])
+    sizes = np.diff(np.r_[starts, len(buckets)])
+    for a, n in zip(starts[sizes > 1].tolist(), sizes[sizes > 1].tolist(), strict=True):
+        yield int(buckets[a]), entries[a : a + n, 1].tolist()
 
 
 def bucket_members(key: int, kept: Iterable[int], cap: int | None) -> list[int]:
