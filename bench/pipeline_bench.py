@@ -16,7 +16,7 @@ one stage after the other, with the same functions the Beam DoFns call and nothi
     minhash   transforms.dedup.sketch_rows (signatures and shingle sets), batches of 256
 
 and prints one JSON line: CPU seconds and documents per stage, peak RSS. ``synthetic`` and ``minhash`` are
-not in the default graph yet (colleagues are adding them): reported apart, not in the pipeline sum.
+reported apart from the read..write sum (the end-to-end run does both: bench/run_all.py adds them).
 
 `e2e_command` is the ``pristine run`` invocation bench/run_all.py measures against this sum.
 """
