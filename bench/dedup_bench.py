@@ -651,6 +651,27 @@ def real_pages() -> list[dict]:
     ]
 
 
+def real_web_pages() -> list[dict]:
+    """Real web pages as ``pristine run`` extracts them: web-pages-pre2022, the AEB pages and every HTML
+    response of the WARC samples (``pipeline.train.web_text``, cached), every language: a crawl's mix, where
+    most pages have no near duplicate."""
+    from pipeline.train.web_text import load_web_text
+
+    return [
+        to_row(
+            {
+                "id": f"{r['source']}-{r['key']}",
+                "url": r["url"],
+                "crawl": "CC-MAIN-2024-22",
+                "fetch_date": dt.datetime(2024, 5, 1, tzinfo=dt.UTC),
+                "text": r["text"],
+                "quality_score": 0.5,
+            }
+        )
+        for r in load_web_text()
+    ]
+
+
 def shuffle_report(workdir: Path, seed: int, n: int = 20_000) -> None:
     """Bytes per document and per unique document of every dedup shuffle, on n generated pages and on real
     pages."""
@@ -665,7 +686,8 @@ def shuffle_report(workdir: Path, seed: int, n: int = 20_000) -> None:
     ]
     for name, rows in (
         (f"generated pages ({n:,})", generated),
-        ("real pages (Webis documents)", real_pages()),
+        ("real pages (Webis documents, every one in a judged pair)", real_pages()),
+        ("real web pages (pre-2022 pages, AEB, WARC samples; the pipeline's extraction)", real_web_pages()),
     ):
         index_dir = work / f"index-{len(rows)}"
         shutil.rmtree(index_dir, ignore_errors=True)
