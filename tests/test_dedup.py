@@ -303,9 +303,8 @@ def test_buckets_are_the_same_whatever_the_bundles_and_copies():
         return {key: members for packs in shards.values() for key, members in dedup.bucket_groups(packs)}
 
     expected = buckets([docs])
-    assert expected == {
-        7 * dedup.BUCKET_SHARDS + 5: sorted(texts)
-    }  # the one shared bucket; singletons skipped
+    # the one bucket every text shares, each text once; buckets of one text are skipped
+    assert expected == {7 * dedup.BUCKET_SHARDS + 5: sorted(texts)}
     for seed in range(3):
         shuffled = docs[:]
         random.Random(seed).shuffle(shuffled)

@@ -656,7 +656,7 @@ class Deduplicate(beam.PTransform):
 
     def expand(self, rows):
         spill_dir = self.spill_dir or default_spill_dir(rows.pipeline.options)
-        # row -> (id64, file key) | texts | fetches | buckets | index records | spill files | rows without text
+        # row -> spill file; (id64, file key) | texts | fetches | bucket entries | index records | spill files
         sketched, texts, buckets = self._sketch(rows, spill_dir)
         # 1. URL dedup: (url key, fetch) -> (text id, mark) for the older fetches
         url_marks = (

@@ -218,7 +218,8 @@ class DedupConfig:
                      (their low 6 bits, ``verification_sketch``) is >= verify_threshold, the same for pairs
                      inside a run and pairs with an earlier snapshot's document; "none" = every candidate
     verify_threshold the bar for verify (None = threshold)
-    max_bucket_size  most distinct texts a bucket keeps (None = unlimited; a giant bucket is a hot key)
+    max_bucket_size  most distinct texts a bucket keeps (None = unlimited: a giant bucket's pairs are linear
+                     in its size, but each is verified)
     small_bucket     buckets of up to this many texts pair every two; larger ones pair each text with the
                      first and with its predecessor (see bucket_pairs)
     rounds           most large-star / small-star rounds (rounds after convergence forward their edges
