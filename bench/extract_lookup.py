@@ -1,10 +1,12 @@
-"""trafilatura with and without the C element class lookup (transforms/extract/fast_trafilatura.py).
+"""trafilatura with and without transforms/extract/fast_trafilatura.py (lxml's C element class lookup and
+guarded regular-expression tests in trafilatura's XPaths).
 
     .venv/bin/python -m bench.extract_lookup [--pages 400] [--rounds 3]
 
 Distinct HTML pages of the benchmark corpus (bench/make_corpus.py), extracted in this process by
 ``extract_trafilatura``, alternating the two settings; prints CPU seconds per round, the medians and how
-many pages' (text, title, date) differ (0 expected).
+many pages' (text, title, date) differ (0 expected). Measured 2026-12-06 on all 4,536 shared and benchmark
+pages, one process, alternating per page: -17.2% (77.7 -> 64.3 CPU-s), no page differed.
 """
 
 from __future__ import annotations
@@ -60,9 +62,9 @@ def main(argv=None) -> int:
         fast_trafilatura.ENABLED = True
     differ = sum(a != b for a, b in zip(outputs[True], outputs[False], strict=True))
     python, c = statistics.median(cpu[False]), statistics.median(cpu[True])
-    print(f"{len(pages)} pages, {args.rounds} rounds: lxml.html lookup {python:.2f} CPU-s {cpu[False]}")
+    print(f"{len(pages)} pages, {args.rounds} rounds: trafilatura as shipped {python:.2f} CPU-s {cpu[False]}")
     print(
-        f"  C lookup {c:.2f} CPU-s {cpu[True]}: {100 * (c / python - 1):+.1f}%; pages that differ: {differ}"
+        f"  fast_trafilatura {c:.2f} CPU-s {cpu[True]}: {100 * (c / python - 1):+.1f}%; pages that differ: {differ}"
     )
     return 0
 

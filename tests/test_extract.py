@@ -437,9 +437,11 @@ def test_mmap_threshold_is_fixed_for_the_processes_a_run_starts(preset, seen):
     assert out.stdout.split() == ["True", seen], out.stderr
 
 
-def test_c_element_lookup_changes_no_extraction(aeb_pages, monkeypatch):
-    """trafilatura with lxml's C element class lookup (transforms/extract/fast_trafilatura.py) gives the same
-    text, title and date as with lxml.html's: on the AEB pages and pages of the shared WARC samples."""
+def test_faster_trafilatura_changes_no_extraction(aeb_pages, monkeypatch):
+    """trafilatura with lxml's C element class lookup and guarded regular-expression tests
+    (transforms/extract/fast_trafilatura.py) gives the same text, title and date as without: on the AEB
+    pages and pages of the shared WARC samples."""
+    import trafilatura.xpaths
     from lxml.html import FormElement, HtmlElement
     from trafilatura.utils import load_html
 
@@ -450,24 +452,58 @@ def test_c_element_lookup_changes_no_extraction(aeb_pages, monkeypatch):
     def form_class():
         return type(load_html("<html><body><form><p>x</p></form><p>y</p></body></html>").find(".//form"))
 
+    def guarded():
+        return sum("and re:test(" in xpath.path for xpath in trafilatura.xpaths.OVERALL_DISCARD_XPATH)
+
     pages = [(html, url) for _, url, html in aeb_pages[::2]]
     for page in warc_sample_pages(DATA)[::4]:
         html = decode_html(page["body"], page["charset"])
         pages.append((html[0] if isinstance(html, tuple) else html, page["url"]))
     assert len(pages) > 150
-    assert fast_trafilatura.apply(), "the pinned trafilatura is the version the lookup was checked against"
-    assert form_class() is HtmlElement
+    assert fast_trafilatura.apply(), "the pinned trafilatura is the version the changes were checked against"
+    assert form_class() is HtmlElement and guarded() == 2
     fast = [extract_trafilatura(html, url) for html, url in pages]
     monkeypatch.setattr(fast_trafilatura, "ENABLED", False)
     fast_trafilatura.undo()
     try:
-        assert form_class() is FormElement
+        assert form_class() is FormElement and guarded() == 0
         shipped = [extract_trafilatura(html, url) for html, url in pages]
     finally:
         monkeypatch.undo()
         fast_trafilatura.apply()
-    assert form_class() is HtmlElement
+    assert form_class() is HtmlElement and guarded() == 2
     assert sum(bool(r.text) for r in fast) > 100
     assert [(r.text, r.title, r.published_date) for r in fast] == [
         (r.text, r.title, r.published_date) for r in shipped
     ]
+
+
+def test_regular_expression_tests_are_guarded_only_where_that_changes_nothing():
+    """re:test(A, p) becomes ((A) and re:test(A, p)) for attribute node sets A and patterns p that cannot
+    match "" (re:test of an absent attribute tests ""); other calls stay as they are, and the rewritten
+    XPath selects the same elements, including elements whose attribute is there but empty."""
+    from lxml import etree
+
+    from transforms.extract.fast_trafilatura import guard_regex_tests
+
+    path = (
+        ".//*[re:test(@id|@class, 'nav') or re:test(@class, 'x?') or re:test(@id, 'Foot', 'i') "
+        "or re:test(string(.), 'y') or re:test(@role, $pattern)]"
+    )
+    rewritten, guarded = guard_regex_tests(path)
+    assert guarded == 2
+    assert rewritten == (
+        ".//*[((@id|@class) and re:test(@id|@class, 'nav')) or re:test(@class, 'x?') "
+        "or ((@id) and re:test(@id, 'Foot', 'i')) or re:test(string(.), 'y') or re:test(@role, $pattern)]"
+    )
+    html = (
+        "<div><p id='main-nav'>a</p><p class='navbar' id=''>b</p><p class=''>c</p><p>d</p>"
+        "<p id='FOOTER'>e</p><span>y</span><p role='nav'>f</p></div>"
+    )
+    tree = etree.fromstring(html)
+    namespaces = {"re": "http://exslt.org/regular-expressions"}
+    for pattern in ("zzz", "nav"):
+        original = etree.XPath(path, namespaces=namespaces)(tree, pattern=pattern)
+        faster = etree.XPath(rewritten, namespaces=namespaces)(tree, pattern=pattern)
+        assert [e.text for e in faster] == [e.text for e in original]
+        assert len(original) >= 5

@@ -189,9 +189,9 @@ def extract_trafilatura(html: str, url: str | None = None) -> ExtractResult:
     from trafilatura.metadata import extract_title
     from trafilatura.utils import load_html
 
-    from transforms.extract.fast_trafilatura import apply as use_c_lookup
+    from transforms.extract.fast_trafilatura import apply as faster_trafilatura
 
-    use_c_lookup()
+    faster_trafilatura()
     if not html or not html.strip():
         return ExtractResult("", None, None)
     tree = load_html(html)
