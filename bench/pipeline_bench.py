@@ -10,10 +10,11 @@ one stage after the other, with the same functions the Beam DoFns call and nothi
               CPU of this process and of the child)
     langid    transforms.signals.langid.identify, batches of 256 (signals.beam.SCORE_BATCH)
     quality   transforms.signals.quality.quality_signals per document
+              (these two and synthetic once per distinct text, as transforms.signals.score_rows does)
     decide    transforms.decide.decide
     write     transforms.sink.beam.write_partition_file per partition
     synthetic transforms.synthetic's shipped scorer, batches of 256 (when the module and model exist)
-    minhash   transforms.dedup.sketch_rows (signatures and shingle sets), batches of 256
+    minhash   transforms.dedup.sketch_rows (signatures and shingle sets), batches of 256, with a TextMemo
 
 and prints one JSON line: CPU seconds and documents per stage, peak RSS. ``synthetic`` and ``minhash`` are
 reported apart from the read..write sum (the end-to-end run does both: bench/run_all.py adds them).
@@ -98,6 +99,7 @@ def bare(
     from transforms.extract import Extractor
     from transforms.extract.cascade import load_cascade
     from transforms.extract.reuse import PayloadCache, extract_response
+    from transforms.memo import TextMemo, distinct
     from transforms.read import iter_records
     from transforms.read.documents import response_row
     from transforms.schema import STATUS_FAILED
@@ -153,19 +155,26 @@ def bare(
     del items
 
     todo = [r for r in rows if r.get("status") != STATUS_FAILED]
-    texts = [r["text"] for r in todo]
+    # each distinct text is scored once, as the pipeline's scoring and sketching do (transforms/memo.py)
+    keys, _, first = distinct([r["text"] for r in todo], None)
+    unique = [todo[i] for i in first]
+    texts = [r["text"] for r in unique]
     model = langid.load_model()
     with Clock() as c:
         langs = []
         for i in range(0, len(texts), BATCH):
             langs += langid.identify(model, texts[i : i + BATCH])
-    cpu["langid"], docs["langid"] = c.seconds, len(texts)
-    for row, (lang, score) in zip(todo, langs, strict=True):
+    cpu["langid"], docs["langid"] = c.seconds, len(todo)
+    for row, (lang, score) in zip(unique, langs, strict=True):
         row.update(lang=lang, lang_score=score)
 
     with Clock() as c:
-        for row in todo:
+        for row in unique:
             row.update(quality.quality_signals(row["text"], row["lang"]))
+        by_key = dict(zip([keys[i] for i in first], unique, strict=True))
+        for row, key in zip(todo, keys, strict=True):
+            if by_key[key] is not row:
+                row.update({k: v for k, v in by_key[key].items() if k not in row})
     cpu["quality"], docs["quality"] = c.seconds, len(todo)
 
     thresholds = load_thresholds()
@@ -191,8 +200,8 @@ def bare(
             notes.append(f"synthetic skipped: {type(exc).__name__}: {str(exc)[:200]}")
         else:
             with Clock() as c:
-                for i in range(0, len(todo), BATCH):
-                    batch = todo[i : i + BATCH]
+                for i in range(0, len(unique), BATCH):
+                    batch = unique[i : i + BATCH]
                     scorer.columns_batch([r["text"] for r in batch], [r["lang"] for r in batch])
             cpu["synthetic"], docs["synthetic"] = c.seconds, len(todo)
 
@@ -204,9 +213,10 @@ def bare(
         else:
             config = DedupConfig()
             with_text = [r for r in rows if has_text(r)]
+            memo = TextMemo()
             with Clock() as c:
                 for i in range(0, len(with_text), BATCH):
-                    sketch_rows(with_text[i : i + BATCH], config)
+                    sketch_rows(with_text[i : i + BATCH], config, memo)
             cpu["minhash"], docs["minhash"] = c.seconds, len(with_text)
 
     statuses: dict[str, int] = defaultdict(int)
@@ -220,6 +230,7 @@ def bare(
         "files": len(paths),
         "records": n_records,
         "html_responses": len(rows),
+        "distinct_texts": len(unique),
         "cpu_s": cpu,
         "docs": docs,
         "pipeline_cpu_s": sum(cpu[s] for s in PIPELINE_STAGES),

@@ -744,3 +744,36 @@ def test_pure_modules_do_not_load_beam():
     assert (
         subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1]).returncode == 0
     )
+
+
+def test_a_text_is_sketched_once(monkeypatch):
+    """Rows repeating a text, in one call or across calls with a memo, get the text's sketch computed once
+    and the same sketch as without the memo; the row's own fields (ids, names, URL key) stay its own."""
+    from transforms.dedup import clusters
+    from transforms.memo import TextMemo
+
+    article = "\n".join(
+        f"Paragraph {i} of the article has more than eight words in it, as prose does." for i in range(6)
+    )
+    other = "A different page, with another text entirely: nine words at least here."
+    rows = [
+        {"id": "a", "text": article, "url": "https://example.com/a", "crawl": "CC-MAIN-2021-04"},
+        {"id": "b", "text": other, "url": "https://example.com/b", "crawl": "CC-MAIN-2021-04"},
+        {"id": "c", "text": article, "url": "https://mirror.example.org/a", "crawl": "CC-MAIN-2021-04"},
+    ]
+    expected = clusters.sketch_rows(rows, DedupConfig())
+    sketched = []
+    real = clusters.sketch_texts
+    monkeypatch.setattr(
+        clusters, "sketch_texts", lambda texts, config: sketched.extend(texts) or real(texts, config)
+    )
+    memo = TextMemo()
+    assert clusters.sketch_rows(rows, DedupConfig(), memo) == expected
+    assert sketched == [article, other]  # the repeat in the batch is sketched once
+    again = [dict(rows[0], id="d", url="https://example.net/x"), dict(rows[1], id="e")]
+    second = clusters.sketch_rows(again, DedupConfig(), memo)
+    assert sketched == [article, other]  # both known from the first call
+    assert second == clusters.sketch_rows(again, DedupConfig())
+    assert second[0].signature == expected[0].signature and second[0].id64 != expected[0].id64
+    assert second[0].url_key != expected[0].url_key and expected[0].url_key != expected[2].url_key
+    assert memo.hits == 2 and len(memo) == 2

@@ -584,3 +584,32 @@ def test_real_english_articles_mostly_pass():
     assert passed / len(english) >= 0.85, (passed, len(english), failures.most_common())
     # no single rule may reject more than 5% of real articles: that would point at a bug
     assert max(failures.values(), default=0) <= 0.05 * len(english), failures.most_common()
+
+
+def test_a_text_is_scored_once(monkeypatch):
+    """score_rows scores a repeated text once, in one call and across calls with a memo, and each row gets
+    the same columns as when every row is scored on its own."""
+    from transforms.memo import TextMemo
+    from transforms.signals import score as score_module
+    from transforms.signals.score import Scorers, score_rows
+
+    scorers = Scorers.load()
+    texts = [
+        "The committee met on Tuesday to discuss the budget. Members agreed to postpone the vote.\n" * 3,
+        "Der Ausschuss hat am Dienstag getagt und über den Haushalt gesprochen. Die Abstimmung wurde vertagt.",
+        "",
+    ]
+    rows = [{"id": str(i), "text": texts[i % 3]} for i in range(7)]
+    alone = [score_rows([dict(r)], scorers)[0] for r in rows]
+    scored = []
+    real = score_module._text_columns
+    monkeypatch.setattr(
+        score_module, "_text_columns", lambda batch, *a, **k: scored.extend(batch) or real(batch, *a, **k)
+    )
+    memo = TextMemo()
+    assert score_rows([dict(r) for r in rows], scorers, memo=memo) == alone
+    assert scored == texts  # 7 rows, 3 distinct texts
+    failed = {"id": "f", "status": "failed", "text": None}
+    later = score_rows([dict(rows[1], id="x"), failed], scorers, memo=memo)
+    assert scored == texts and memo.hits == 1
+    assert later[0] == dict(alone[1], id="x") and later[1] == failed

@@ -70,6 +70,7 @@ from transforms.dedup.minhash import (
     verification_sketch,
 )
 from transforms.dedup.spill import PASSTHROUGH, RowSpill, default_spill_dir, read_spill, remove_spills
+from transforms.memo import TextMemo
 
 INDEX_FILE_PREFIX = "signatures"
 _INDEX_READ_COLUMNS = ["id", "url", "crawl", "fetch_date", "quality_score", "text_hash", "signature"]
@@ -103,6 +104,9 @@ class SketchDocuments(beam.DoFn):
         self.passthrough = Metrics.counter("dedup", "passthrough_rows")
         self.spilled = Metrics.counter("dedup", "rows_spilled")
 
+    def setup(self):
+        self.memo = TextMemo()  # a text seen again by this worker is not sketched again
+
     def start_bundle(self):
         self.spill = None
         self.entries = BucketEntries()
@@ -117,7 +121,7 @@ class SketchDocuments(beam.DoFn):
             else:
                 self.passthrough.inc()
                 self.spill.write(PASSTHROUGH, pack_row(row))
-        for row, s in zip(todo, sketch_rows(todo, self.config), strict=True):
+        for row, s in zip(todo, sketch_rows(todo, self.config, self.memo), strict=True):
             self.documents.inc()
             self.spill.write(s.id64, pack_row(row))
             yield s.id64, self.spill.key

@@ -39,6 +39,7 @@ from transforms.dedup.minhash import (
     text_id,
     verification_sketch,
 )
+from transforms.memo import TextMemo, distinct
 from transforms.schema import COLUMN_NAMES, STATUS_FAILED
 
 VERIFY_MODES = ("estimate", "none")
@@ -332,10 +333,20 @@ class Sketch(NamedTuple):
     digest: bytes  # text_hash of the normalised text, for the index
 
 
-def sketch_rows(rows: Sequence[dict], config: DedupConfig) -> list[Sketch]:
-    """Sketches of rows with text, MinHash vectorised over the batch. Each text is normalised once, line by
-    line, for both its shingles and its exact-duplicate key."""
-    lines = [normalize_lines(r["text"]) for r in rows]
+class TextSketch(NamedTuple):
+    """The part of a Sketch that depends on the text alone."""
+
+    digest: bytes
+    check: bytes
+    buckets: list[int]
+    signature: bytes
+    band_keys: list[bytes]
+
+
+def sketch_texts(texts: Sequence[str], config: DedupConfig) -> list[TextSketch]:
+    """MinHash sketches of texts, vectorised over the batch. Each text is normalised once, line by line,
+    for both its shingles and its exact-duplicate key."""
+    lines = [normalize_lines(text) for text in texts]
     hashes = [
         _input_hashes(
             _shingle_bytes(content_of_lines(ls, config.min_line_words, config.min_line_share), config.ngram),
@@ -343,32 +354,57 @@ def sketch_rows(rows: Sequence[dict], config: DedupConfig) -> list[Sketch]:
         )
         for ls in lines
     ]
+    if not texts:
+        return []
     sigs = signatures_from_hashes(hashes, config.num_perm, config.seed, config.scheme)
     sigs = sigs.astype(sigs.dtype.newbyteorder("<"), copy=False)
     n_bands, n_rows = config.band_params
     out = []
-    for row, ls, shingle_hashes, sig in zip(rows, lines, hashes, sigs, strict=True):
-        digest = text_hash(joined(ls))
+    for ls, shingle_hashes, sig in zip(lines, hashes, sigs, strict=True):
         keys = band_keys(sig, n_bands, n_rows) if len(shingle_hashes) else []
+        out.append(
+            TextSketch(
+                digest=text_hash(joined(ls)),
+                check=verification_sketch(sig),
+                buckets=[bucket_id(k) for k in keys],
+                signature=sig.tobytes(),
+                band_keys=keys,
+            )
+        )
+    return out
+
+
+def sketch_rows(rows: Sequence[dict], config: DedupConfig, memo: TextMemo | None = None) -> list[Sketch]:
+    """Sketches of rows with text. A text is sketched once: repeated texts in `rows`, and with `memo` texts
+    sketched in earlier calls, reuse the text's part of the sketch."""
+    texts = [r["text"] for r in rows]
+    keys, known, fresh = distinct(texts, memo)
+    for i, part in zip(fresh, sketch_texts([texts[i] for i in fresh], config), strict=True):
+        known[keys[i]] = part
+        if memo is not None:
+            memo.put(keys[i], part)
+    out = []
+    for row, key in zip(rows, keys, strict=True):
+        part = known[key]
         url = normalize_url(row.get("url"))
         ts = _timestamp(row.get("fetch_date"))
         out.append(
             Sketch(
                 id64=doc_id64(row["id"]),
-                text_id=text_id(digest),
+                text_id=text_id(part.digest),
                 node=encode_node(
-                    row["id"], row.get("crawl"), row.get("fetch_date"), row.get("quality_score"), digest
+                    row["id"], row.get("crawl"), row.get("fetch_date"), row.get("quality_score"), part.digest
                 ),
                 info=doc_info(row["id"], row.get("url"), row.get("crawl"), row.get("fetch_date")),
                 url_key=_stable_hash63(f"{row.get('crawl') or ''}\0{url}".encode("utf-8", "surrogatepass"))
                 if url
                 else None,
                 fetch_ts=NO_DATE if ts is None else ts,
-                check=verification_sketch(sig),
-                buckets=[bucket_id(k) for k in keys],
-                signature=sig.tobytes(),
-                band_keys=keys,
-                digest=digest,
+                check=part.check,
+                buckets=part.buckets,
+                signature=part.signature,
+                band_keys=part.band_keys,
+                digest=part.digest,
             )
         )
     return out

@@ -6,24 +6,27 @@ import apache_beam as beam
 
 from transforms import progress
 from transforms.beam_util import dead_letter, stage_clock
+from transforms.memo import TextMemo
 from transforms.signals.score import Scorers, score_rows
 
 SCORE_BATCH = 256  # rows per scoring call: language ID and the synthetic model run on batches
 
 
 class ScoreBatchFn(beam.DoFn):
-    """[row, ...] -> rows with language and quality columns (models loaded once per worker)."""
+    """[row, ...] -> rows with language and quality columns (models loaded once per worker; a text is
+    scored once per worker)."""
 
     def __init__(self, quality_model: str | None):
         self.quality_model = quality_model
 
     def setup(self):
         self.scorers = Scorers.load(self.quality_model)
+        self.memo = TextMemo()  # a text seen again by this worker is not scored again
 
     def process(self, batch: list[dict]):
         try:
             with stage_clock("score"):  # language ID inside it is also timed on its own ("language")
-                scored = score_rows(batch, self.scorers, clock=stage_clock)
+                scored = score_rows(batch, self.scorers, clock=stage_clock, memo=self.memo)
             progress.tick("scored", len(batch))
             yield from scored
         except Exception:

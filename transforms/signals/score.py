@@ -11,6 +11,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from transforms.memo import TextMemo, distinct
 from transforms.schema import STATUS_FAILED
 from transforms.signals import langid, quality
 from transforms.signals.quality_model import QualityModel
@@ -36,23 +37,37 @@ class Scorers:
         )
 
 
-def score_rows(rows: list[dict], scorers: Scorers, clock=None) -> list[dict]:
+def score_rows(rows: list[dict], scorers: Scorers, clock=None, memo: TextMemo | None = None) -> list[dict]:
     """Add the signal columns to each row with text (in place); returns `rows`. `clock(stage)`: a context
-    manager timing the language-ID part (the pipeline's stage clock)."""
+    manager timing the language-ID part (the pipeline's stage clock). A text is scored once: repeated
+    texts in `rows`, and with `memo` texts scored in earlier calls, get the columns computed before (every
+    column is a function of the text alone)."""
     todo = [r for r in rows if r.get("status") != STATUS_FAILED]
     texts = [r.get("text") for r in todo]
     for row, text in zip(todo, texts, strict=True):
         if not isinstance(text, str):
             raise TypeError(f"row {row.get('id')!r}: text is {type(text).__name__}, not str")
-    with clock("language") if clock else nullcontext():
-        identified = langid.identify(scorers.lid, texts)
-    for row, (lang, score) in zip(todo, identified, strict=True):
-        row.update(lang=lang, lang_score=score)
-        row.update(quality.quality_signals(row["text"], lang))
-    langs = [r["lang"] for r in todo]
-    for row, columns in zip(todo, scorers.synthetic.columns_batch(texts, langs), strict=True):
-        row.update(columns)
-    if scorers.quality_model is not None:
-        for row, score in zip(todo, scorers.quality_model.score(texts), strict=True):
-            row["quality_score"] = score
+    keys, known, fresh = distinct(texts, memo)
+    for i, columns in zip(fresh, _text_columns([texts[i] for i in fresh], scorers, clock), strict=True):
+        known[keys[i]] = columns
+        if memo is not None:
+            memo.put(keys[i], columns)
+    for row, key in zip(todo, keys, strict=True):
+        row.update(known[key])
     return rows
+
+
+def _text_columns(texts: list[str], scorers: Scorers, clock=None) -> list[dict]:
+    """The signal columns of each text: language, heuristic quality, synthetic, model quality."""
+    with clock("language") if clock else nullcontext():
+        identified = langid.identify(scorers.lid, texts) if texts else []
+    out = []
+    for text, (lang, score) in zip(texts, identified, strict=True):
+        out.append({"lang": lang, "lang_score": score, **quality.quality_signals(text, lang)})
+    langs = [c["lang"] for c in out]
+    for columns, synthetic in zip(out, scorers.synthetic.columns_batch(texts, langs), strict=True):
+        columns.update(synthetic)
+    if scorers.quality_model is not None:
+        for columns, score in zip(out, scorers.quality_model.score(texts), strict=True):
+            columns["quality_score"] = score
+    return out
