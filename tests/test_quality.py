@@ -613,3 +613,19 @@ def test_a_text_is_scored_once(monkeypatch):
     later = score_rows([dict(rows[1], id="x"), failed], scorers, memo=memo)
     assert scored == texts and memo.hits == 1
     assert later[0] == dict(alone[1], id="x") and later[1] == failed
+
+
+def test_the_text_memo_keeps_the_most_recently_used_results():
+    from transforms.memo import TextMemo, distinct, text_key
+
+    memo = TextMemo(max_entries=2)
+    for text in ("a", "b"):
+        memo.put(text_key(text), {"text": text})
+    assert memo.get(text_key("a")) == {"text": "a"}  # "a" is now the most recently used
+    memo.put(text_key("c"), {"text": "c"})
+    assert memo.get(text_key("b")) is None and len(memo) == 2 and memo.hits == 1
+    keys, known, todo = distinct(["c", "d", "c", "a", "d"], memo)
+    assert keys[0] == keys[2] == text_key("c") and text_key("c") != text_key("d")
+    assert known == {text_key("c"): {"text": "c"}, text_key("a"): {"text": "a"}} and todo == [1]
+    with pytest.raises(ValueError):
+        TextMemo(max_entries=0)
