@@ -616,7 +616,7 @@ def test_a_text_is_scored_once(monkeypatch):
 
 
 def test_the_text_memo_keeps_the_most_recently_used_results():
-    from transforms.memo import TextMemo, distinct, text_key
+    from transforms.memo import TextMemo, distinct, once_per_text, text_key
 
     memo = TextMemo(max_entries=2)
     for text in ("a", "b"):
@@ -627,5 +627,11 @@ def test_the_text_memo_keeps_the_most_recently_used_results():
     keys, known, todo = distinct(["c", "d", "c", "a", "d"], memo)
     assert keys[0] == keys[2] == text_key("c") and text_key("c") != text_key("d")
     assert known == {text_key("c"): {"text": "c"}, text_key("a"): {"text": "a"}} and todo == [1]
+    calls = []
+    results = once_per_text(
+        ["a", "e", "e", "a"], lambda batch: calls.append(batch) or [t * 2 for t in batch], memo
+    )
+    assert results == [{"text": "a"}, "ee", "ee", {"text": "a"}] and calls == [["e"]]
+    assert memo.get(text_key("e")) == "ee"
     with pytest.raises(ValueError):
         TextMemo(max_entries=0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 
 MAX_ENTRIES = 8192  # per memo and worker: a few KB of columns each
 
@@ -61,3 +62,14 @@ def distinct(texts: list[str], memo: TextMemo | None) -> tuple[list[bytes], dict
         if result is None:
             todo.append(i)
     return keys, {k: v for k, v in known.items() if v is not None}, todo
+
+
+def once_per_text(texts: Sequence[str], compute: Callable[[list[str]], list], memo: TextMemo | None) -> list:
+    """The result of each text, calling `compute` (a batch of texts -> their results, in order) once, on the
+    distinct texts neither repeated earlier in `texts` nor known to `memo`; new results go into `memo`."""
+    keys, known, todo = distinct(list(texts), memo)
+    for i, result in zip(todo, compute([texts[i] for i in todo]), strict=True):
+        known[keys[i]] = result
+        if memo is not None:
+            memo.put(keys[i], result)
+    return [known[key] for key in keys]

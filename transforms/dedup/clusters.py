@@ -39,7 +39,7 @@ from transforms.dedup.minhash import (
     text_id,
     verification_sketch,
 )
-from transforms.memo import TextMemo, distinct
+from transforms.memo import TextMemo, once_per_text
 from transforms.schema import COLUMN_NAMES, STATUS_FAILED
 
 VERIFY_MODES = ("estimate", "none")
@@ -377,15 +377,9 @@ def sketch_texts(texts: Sequence[str], config: DedupConfig) -> list[TextSketch]:
 def sketch_rows(rows: Sequence[dict], config: DedupConfig, memo: TextMemo | None = None) -> list[Sketch]:
     """Sketches of rows with text. A text is sketched once: repeated texts in `rows`, and with `memo` texts
     sketched in earlier calls, reuse the text's part of the sketch."""
-    texts = [r["text"] for r in rows]
-    keys, known, fresh = distinct(texts, memo)
-    for i, part in zip(fresh, sketch_texts([texts[i] for i in fresh], config), strict=True):
-        known[keys[i]] = part
-        if memo is not None:
-            memo.put(keys[i], part)
+    parts = once_per_text([r["text"] for r in rows], lambda texts: sketch_texts(texts, config), memo)
     out = []
-    for row, key in zip(rows, keys, strict=True):
-        part = known[key]
+    for row, part in zip(rows, parts, strict=True):
         url = normalize_url(row.get("url"))
         ts = _timestamp(row.get("fetch_date"))
         out.append(

@@ -11,7 +11,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from transforms.memo import TextMemo, distinct
+from transforms.memo import TextMemo, once_per_text
 from transforms.schema import STATUS_FAILED
 from transforms.signals import langid, quality
 from transforms.signals.quality_model import QualityModel
@@ -47,13 +47,9 @@ def score_rows(rows: list[dict], scorers: Scorers, clock=None, memo: TextMemo | 
     for row, text in zip(todo, texts, strict=True):
         if not isinstance(text, str):
             raise TypeError(f"row {row.get('id')!r}: text is {type(text).__name__}, not str")
-    keys, known, fresh = distinct(texts, memo)
-    for i, columns in zip(fresh, _text_columns([texts[i] for i in fresh], scorers, clock), strict=True):
-        known[keys[i]] = columns
-        if memo is not None:
-            memo.put(keys[i], columns)
-    for row, key in zip(todo, keys, strict=True):
-        row.update(known[key])
+    columns = once_per_text(texts, lambda batch: _text_columns(batch, scorers, clock), memo)
+    for row, text_columns in zip(todo, columns, strict=True):
+        row.update(text_columns)
     return rows
 
 
