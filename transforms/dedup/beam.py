@@ -541,8 +541,9 @@ class ConnectedComponents(beam.PTransform):
     """edges (a, b) -> star edges (node, smallest node of its component), for every node with an edge.
 
     Up to ``rounds`` alternating large-star / small-star rounds (Kiveris et al., SoCC 2014), unrolled (a Beam
-    graph is static). Each round counts the edges it re-wires; once a round re-wires none, the following
-    rounds forward the edges without a shuffle (the count reaches them as a side input).
+    graph is static). Each bundle of a round that re-wires edges says so (one count per bundle); once a round
+    re-wires none, the following rounds forward the edges without a shuffle (the counts reach them as
+    iterable side inputs: both empty means converged). Three fused stages per round: no global combine.
     """
 
     def __init__(self, rounds: int, measure: bool = False):
@@ -558,7 +559,7 @@ class ConnectedComponents(beam.PTransform):
             if changed is not None:
                 # a converged round's edges skip the remaining shuffles
                 routed = edges | f"round {i}: converged?" >> beam.ParDo(
-                    _RouteConverged(), beam.pvalue.AsSingleton(changed)
+                    _RouteConverged(), *(beam.pvalue.AsIter(c) for c in changed)
                 ).with_outputs("done", main="todo")
                 converged.append(routed.done)
                 edges = routed.todo
@@ -584,43 +585,52 @@ class ConnectedComponents(beam.PTransform):
                 >> beam.ParDo(_SmallStar(counter)).with_outputs("changes", main="edges")
             )
             edges = small.edges
-            changed = (
-                (large.changes, small.changes)
-                | f"round {i}: all changes" >> beam.Flatten()
-                | f"round {i}: count changes" >> beam.CombineGlobally(sum)
-            )
+            changed = (large.changes, small.changes)
         return (*converged, edges) | "final star edges" >> beam.Flatten()
 
 
 class _RouteConverged(beam.DoFn):
-    def process(self, edge, changed):
-        yield edge if changed else beam.pvalue.TaggedOutput("done", edge)
+    """Edges go on to the next round's shuffle while the previous round changed anything, else to "done"."""
+
+    def start_bundle(self):
+        self.converged = None
+
+    def process(self, edge, *changes):
+        if self.converged is None:  # the side inputs are the same for every edge: read them once per bundle
+            self.converged = all(next(iter(c), None) is None for c in changes)
+        yield beam.pvalue.TaggedOutput("done", edge) if self.converged else edge
 
 
-class _LargeStar(beam.DoFn):
+class _StarRound(beam.DoFn):
+    """A large-star or small-star step; each bundle that re-wires edges emits one count on "changes"."""
+
     def __init__(self, counter):
         self.counter = counter
 
+    def start_bundle(self):
+        self.changes = 0
+
+    def finish_bundle(self):
+        if self.changes:
+            self.counter.inc(self.changes)
+            yield beam.pvalue.TaggedOutput(
+                "changes", WindowedValue(self.changes, MIN_TIMESTAMP, (GlobalWindow(),))
+            )
+
+
+class _LargeStar(_StarRound):
     def process(self, element):
         node, neighbors = element
         out = large_star(node, neighbors)
-        n = sum(1 for _, m in out if m != node)
-        if n:
-            self.counter.inc(n)
-            yield beam.pvalue.TaggedOutput("changes", n)
+        self.changes += sum(1 for _, m in out if m != node)
         yield from out
 
 
-class _SmallStar(beam.DoFn):
-    def __init__(self, counter):
-        self.counter = counter
-
+class _SmallStar(_StarRound):
     def process(self, element):
         node, smaller = element
         out = small_star(node, smaller)
-        if len(out) > 1:  # every smaller neighbour but the smallest is re-wired
-            self.counter.inc(len(out) - 1)
-            yield beam.pvalue.TaggedOutput("changes", len(out) - 1)
+        self.changes += len(out) - 1  # every smaller neighbour but the smallest is re-wired
         yield from out
 
 
