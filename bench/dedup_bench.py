@@ -722,7 +722,12 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--verify", choices=dedup.VERIFY_MODES, default=DedupConfig.verify, help="how candidates become edges"
     )
-    parser.add_argument("--verify-threshold", type=float, default=None, help="default: --threshold")
+    parser.add_argument(
+        "--verify-threshold",
+        type=float,
+        default=None,
+        help="default: --threshold + DedupConfig.verify_margin",
+    )
     parser.add_argument(
         "--workers", type=int, default=1, help="FnApiRunner worker processes (2 = multi_processing)"
     )
