@@ -375,6 +375,8 @@ def test_config_validation():
         DedupConfig(scheme="md5")
     with pytest.raises(ValueError, match="verify"):
         DedupConfig(verify="maybe")
+    with pytest.raises(ValueError, match="verify_margin"):
+        DedupConfig(verify_margin=-0.01)
     assert [c[0] for c in DEDUP_COLUMNS] == DEDUP_COLUMN_NAMES and len(set(DEDUP_COLUMN_NAMES)) == 10
 
 
@@ -656,6 +658,34 @@ def test_verification_decides_on_the_estimate_not_the_band(passages):
     assert counters["candidate_pairs"] >= 1 and counters["pairs_rejected_by_verification"] >= 1
     assert not verified["copy"]["near_duplicate"] and verified["copy"]["dup_cluster_size"] == 1
     assert unverified["copy"]["near_duplicate"] and unverified["copy"]["duplicate_of"] == "original"
+
+
+def test_a_pair_just_above_the_threshold_needs_the_margin(passages):
+    """An estimate in [threshold, threshold + verify_margin) is not an edge by default; it is without margin."""
+    config = DedupConfig()
+    assert config.min_similarity == pytest.approx(config.threshold + config.verify_margin)
+    assert DedupConfig(verify_threshold=0.7, verify_margin=0.1).min_similarity == 0.7  # an explicit bar wins
+    bands, rows_ = config.band_params
+    base = document(passages, 40, 8)
+    found = None
+    for n_edits in range(40, 160, 4):
+        for seed in range(20):
+            copy = edit_words(base, n_edits, seed)
+            sig = dedup.minhash_signatures([base, copy])
+            estimate = dedup.verification_similarity(sig[0], sig[1])
+            shared = set(dedup.band_keys(sig[0], bands, rows_)) & set(dedup.band_keys(sig[1], bands, rows_))
+            if config.threshold <= estimate < config.min_similarity and shared:
+                found = copy
+                break
+        if found:
+            break
+    assert found, "no candidate pair between the threshold and the bar among the edits tried"
+    pair = [row("original", base), row("copy", found)]
+    pair[1]["fetch_date"] = dt.datetime(2024, 5, 2, tzinfo=UTC)
+    with_margin = run(pair)
+    without = run(pair, DedupConfig(verify_margin=0.0))
+    assert not with_margin["copy"]["near_duplicate"] and with_margin["copy"]["dup_cluster_size"] == 1
+    assert without["copy"]["near_duplicate"] and without["copy"]["duplicate_of"] == "original"
 
 
 def test_a_pair_sharing_many_bands_is_proposed_once(passages):
