@@ -25,9 +25,7 @@ import pyarrow.parquet as pq
 from apache_beam.coders import FastPrimitivesCoder
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
-from apache_beam.transforms.window import GlobalWindow
-from apache_beam.utils.timestamp import MIN_TIMESTAMP
-from apache_beam.utils.windowed_value import WindowedValue
+from apache_beam.transforms.window import GlobalWindows
 
 from transforms.dedup.clusters import (
     BUCKET_FLUSH,
@@ -137,16 +135,12 @@ class SketchDocuments(beam.DoFn):
 
     def finish_bundle(self):
         for packed in self.entries.flush():
-            yield beam.pvalue.TaggedOutput(
-                self.BUCKETS, WindowedValue(packed, MIN_TIMESTAMP, [GlobalWindow()])
-            )
+            yield beam.pvalue.TaggedOutput(self.BUCKETS, GlobalWindows.windowed_value(packed))
         if self.spill is not None:
             spill, self.spill = self.spill, None
             spill.close()
             self.spilled.inc(spill.rows)
-            yield beam.pvalue.TaggedOutput(
-                self.SPILLS, WindowedValue((spill.key, spill.path), MIN_TIMESTAMP, [GlobalWindow()])
-            )
+            yield beam.pvalue.TaggedOutput(self.SPILLS, GlobalWindows.windowed_value((spill.key, spill.path)))
 
 
 class KeepNewestFetch(beam.DoFn):
@@ -613,9 +607,7 @@ class _StarRound(beam.DoFn):
     def finish_bundle(self):
         if self.changes:
             self.counter.inc(self.changes)
-            yield beam.pvalue.TaggedOutput(
-                "changes", WindowedValue(self.changes, MIN_TIMESTAMP, (GlobalWindow(),))
-            )
+            yield beam.pvalue.TaggedOutput("changes", GlobalWindows.windowed_value(self.changes))
 
 
 class _LargeStar(_StarRound):
