@@ -633,23 +633,27 @@ def test_webis_near_duplicate_pairs():
     assert scores["web"][2] >= 0.84 and scores["core"][2] >= 0.87, scores
 
 
-def test_verification_decides_on_the_estimate_not_the_band(passages):
-    """A pair LSH proposes whose estimated Jaccard is under the bar: an edge only without verification."""
-    config = DedupConfig()
+def candidate_copy(base: str, config: DedupConfig, wanted, edit_counts) -> str | None:
+    """A copy of `base` with word edits that LSH proposes as a candidate (a shared band) and whose estimated
+    Jaccard satisfies `wanted(estimate)`; None if no number of edits in `edit_counts` (20 seeds each) gives one."""
     bands, rows_ = config.band_params
-    base = document(passages, 40, 8)
-    found = None
-    for n_edits in range(60, 200, 5):  # ~1,000 words: from Jaccard ~0.6 down
+    for n_edits in edit_counts:
         for seed in range(20):
             copy = edit_words(base, n_edits, seed)
             sig = dedup.minhash_signatures([base, copy])
             estimate = dedup.verification_similarity(sig[0], sig[1])
             shared = set(dedup.band_keys(sig[0], bands, rows_)) & set(dedup.band_keys(sig[1], bands, rows_))
-            if estimate < config.threshold and shared:
-                found = copy
-                break
-        if found:
-            break
+            if wanted(estimate) and shared:
+                return copy
+    return None
+
+
+def test_verification_decides_on_the_estimate_not_the_band(passages):
+    """A pair LSH proposes whose estimated Jaccard is under the bar: an edge only without verification."""
+    config = DedupConfig()
+    base = document(passages, 40, 8)
+    # ~1,000 words: from Jaccard ~0.6 down
+    found = candidate_copy(base, config, lambda est: est < config.threshold, range(60, 200, 5))
     assert found, "no candidate pair under the bar among the edits tried"
     pair = [row("original", base, fetch=dt.datetime(2024, 5, 1, tzinfo=UTC)), row("copy", found)]
     pair[1]["fetch_date"] = dt.datetime(2024, 5, 2, tzinfo=UTC)
@@ -665,20 +669,10 @@ def test_a_pair_just_above_the_threshold_needs_the_margin(passages):
     config = DedupConfig()
     assert config.min_similarity == pytest.approx(config.threshold + config.verify_margin)
     assert DedupConfig(verify_threshold=0.7, verify_margin=0.1).min_similarity == 0.7  # an explicit bar wins
-    bands, rows_ = config.band_params
     base = document(passages, 40, 8)
-    found = None
-    for n_edits in range(40, 160, 4):
-        for seed in range(20):
-            copy = edit_words(base, n_edits, seed)
-            sig = dedup.minhash_signatures([base, copy])
-            estimate = dedup.verification_similarity(sig[0], sig[1])
-            shared = set(dedup.band_keys(sig[0], bands, rows_)) & set(dedup.band_keys(sig[1], bands, rows_))
-            if config.threshold <= estimate < config.min_similarity and shared:
-                found = copy
-                break
-        if found:
-            break
+    found = candidate_copy(
+        base, config, lambda est: config.threshold <= est < config.min_similarity, range(40, 160, 4)
+    )
     assert found, "no candidate pair between the threshold and the bar among the edits tried"
     pair = [row("original", base), row("copy", found)]
     pair[1]["fetch_date"] = dt.datetime(2024, 5, 2, tzinfo=UTC)
