@@ -353,7 +353,6 @@ def learned() -> dict:
     kept = np.array([r["trafilatura"]["status"] == "kept" for r in rows])
     fails = np.array([r["page_text"]["status"] == "rejected" for r in rows])
     source = np.array([r["source"] for r in rows])
-    copies = np.array([r["copies"] for r in rows])
     table = {}
     for held in INDEPENDENT:
         train, test = source != held, source == held
@@ -367,7 +366,7 @@ def learned() -> dict:
         # each distinct page once (copies reuse its extraction in the pipeline)
         table[held] = {
             "pages": int(test.sum()),
-            "trafilatura_kept": int((kept[test] * copies[test]).sum()),
+            "trafilatura_kept": int(kept[test].sum()),
             "skipped": int(skip.sum()),
             "kept_lost": int((skip & kept[test]).sum()),
             "trafilatura_cpu_skipped_share": round(float(trafilatura[skip].sum() / trafilatura.sum()), 3),
