@@ -290,18 +290,16 @@ def _learned_features(signals: dict, html_chars: int) -> list[float]:
     return [*out, math.log1p(html_chars)]
 
 
-def _fit_logistic(x, y, l2: float = 1e-3, steps: int = 3000):
-    """Deterministic full-batch gradient descent, classes weighted equally -> probability function."""
+def _fit_logistic(x, y, l2: float = 1e-3):
+    """The synthetic model's logistic regression (balanced classes, intercept not penalised) on standardised
+    features, L2 per page -> probability function."""
     import numpy as np
 
+    from transforms.synthetic.model import fit_logistic
+
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
-    z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
-    weight = np.where(y, 0.5 / y.mean(), 0.5 / (1 - y.mean()))
-    w = np.zeros(z.shape[1])
-    for _ in range(steps):
-        p = 1 / (1 + np.exp(-z @ w))
-        w -= 0.5 * (z.T @ (weight * (p - y)) / len(z) + l2 * np.r_[w[:-1], 0])
-    return lambda xs: 1 / (1 + np.exp(-(np.hstack([(xs - mean) / scale, np.ones((len(xs), 1))]) @ w)))
+    coef, intercept = fit_logistic((x - mean) / scale, y, l2=l2 * len(x))
+    return lambda xs: 1 / (1 + np.exp(-(((xs - mean) / scale) @ coef + intercept)))
 
 
 def _cheap_pass_cpu(source: str) -> dict[str, tuple[float, float]]:
