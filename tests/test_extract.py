@@ -346,6 +346,94 @@ def test_no_orphan_when_the_parent_is_killed_mid_extraction():
 
 
 # ----------------------------------------------------------------------------------------------------------
+# the extraction step in Beam, with one child or several
+
+
+def _extract_in_beam(tmp_path, children: int, elements: list) -> tuple[dict, dict]:
+    """ExtractTextFn in a real FnApiRunner pipeline: (output row by id, extract/* counters)."""
+    import json
+
+    import apache_beam as beam
+    from apache_beam.metrics.metric import MetricsFilter
+
+    from transforms.extract.beam import ExtractTextFn
+
+    out = tmp_path / f"children-{children}"
+    columns = ("id", "status", "failure_reason", "text", "extractor")
+    p = beam.Pipeline(runner="FnApiRunner")
+    (
+        p
+        | beam.Create(elements)
+        | beam.ParDo(ExtractTextFn(MISBEHAVE, 1.0, children=children))
+        | beam.Map(lambda row: json.dumps({c: row.get(c) for c in columns}))
+        | beam.io.WriteToText(str(out))
+    )
+    result = p.run()
+    result.wait_until_finish()
+    query = result.metrics().query(MetricsFilter().with_namespace("extract"))
+    counters = {c.key.metric.name: c.committed for c in query["counters"]}
+    rows = [json.loads(line) for path in tmp_path.glob(f"children-{children}*") for line in path.open()]
+    by_id = {r["id"]: r for r in rows}
+    assert len(by_id) == len(rows), "a row came out twice"
+    return by_id, counters
+
+
+def test_several_children_give_what_one_gives(tmp_path):
+    """Pages go to whichever child is free; every row comes out once, with what one child gives it: copies of
+    a payload reuse its extraction (also while it is still running), a failure is not reused (each copy of a
+    hanging page times out), errors and rows failed before extraction pass."""
+    from transforms.schema import new_row
+
+    def element(i, body, digest, verified=True, **values):
+        row = new_row(id=f"r{i:02d}", url=f"https://example.com/{i}", payload_digest=digest, **values)
+        row["digest_verified"] = verified
+        return row, body.encode(), None
+
+    pages = [f"{ARTICLE}<p>Page number {i} of the site.</p>" for i in range(6)]
+    elements = [element(i, page, f"sha1:PAGE{i}") for i, page in enumerate(pages)]
+    elements += [element(6 + i, pages[0], "sha1:PAGE0") for i in range(3)]  # copies of page 0
+    elements.append(element(9, pages[1], "sha1:PAGE1", verified=False))  # unverified: extracted again
+    elements += [element(10 + i, "<p>HANG_SLEEP</p>", "sha1:HANG") for i in range(2)]
+    elements.append(element(12, "RAISE", "sha1:RAISE"))
+    elements.append(element(13, pages[2], "sha1:PAGE2", status="failed", failure_reason="warc_truncated"))
+
+    one, one_counters = _extract_in_beam(tmp_path, 1, elements)
+    two, two_counters = _extract_in_beam(tmp_path, 2, elements)
+    assert sorted(one) == sorted(two) == [f"r{i:02d}" for i in range(14)]
+    assert one == two
+    assert one_counters == two_counters
+    assert one_counters["payload_reused"] == 3
+    assert one_counters["extract_timeout"] == 2 and one_counters["extract_error"] == 1
+    for i in range(6, 9):
+        assert two[f"r{i:02d}"]["text"] == two["r00"]["text"] and "Page number 0" in two["r00"]["text"]
+    assert two["r09"]["text"] == two["r01"]["text"]
+    assert [two[i]["failure_reason"] for i in ("r10", "r11", "r12", "r13")] == [
+        "extract_timeout",
+        "extract_timeout",
+        "extract_error",
+        "warc_truncated",
+    ]
+
+
+def test_extraction_processes_per_worker(monkeypatch):
+    """Two for the local runner's one in-memory worker (no runner flags) on 2 or more cores; one per worker
+    process otherwise; --extract-processes decides when given."""
+    from pipeline.options import extraction_children, parse
+
+    run = ["--input", "a.warc.gz", "--output", "out"]
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert extraction_children(parse(run)) == 2
+    assert extraction_children(parse([*run, "--extract-processes", "3"])) == 3
+    workers = ["--direct_num_workers", "2", "--direct_running_mode", "multi_processing"]
+    assert extraction_children(parse([*run, *workers])) == 1
+    assert extraction_children(parse([*run, "--runner", "PortableRunner"])) == 1
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert extraction_children(parse(run)) == 1
+    with pytest.raises(ValueError, match="--extract-processes must be at least 1"):
+        parse([*run, "--extract-processes", "0"])
+
+
+# ----------------------------------------------------------------------------------------------------------
 # inputs that are not (good) HTML
 
 GARBAGE = [

@@ -63,6 +63,7 @@ def test_bad_option_values_are_one_line_errors_leaving_nothing(tmp_path):
         ["--dedup-threshold", "high"],
         ["--rows-per-file", "0"],
         ["--extract-time-limit", "-1"],
+        ["--extract-processes", "0"],
         ["--input-format", "csv"],
         ["--extractor", "fast"],
     ):

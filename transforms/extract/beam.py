@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import atexit
 import os
+import queue
 import shutil
 import tempfile
+import time
 import uuid
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import GlobalWindows
 
 from transforms import progress
-from transforms.beam_util import dead_letter, stage_clock
+from transforms.beam_util import STAGE_TIME, dead_letter, stage_clock
 from transforms.decide import as_config, thresholds_from_config
 from transforms.extract import KIND_CASCADE, Extractor
 from transforms.extract.cascade import extractor_kind
-from transforms.extract.reuse import PayloadCache, SharedPayloadCache, extract_response
+from transforms.extract.reuse import PayloadCache, SharedPayloadCache, extract_response, look_up
 from transforms.heap import fix_mmap_threshold
 from transforms.schema import STATUS_FAILED, failed
 
@@ -30,6 +34,12 @@ class ExtractTextFn(beam.DoFn):
     extract/payload_reused_shared read from the shared files: another worker's results, or this worker's
     after its memory let them go). `thresholds`: the config (``transforms.decide.read_thresholds``) whose URL
     rules and digest check the cascade applies before any extraction (used with the cascade only).
+
+    `children`: extraction child processes of this DoFn instance. With 1, each page is extracted before
+    the next is read. With more, pages go to whichever child is free (a thread per child waits for it)
+    while this thread reads and scores the next ones, and rows come out as their extraction ends (at the
+    latest in finish_bundle): one Beam worker then keeps several cores busy. A copy of a payload still
+    being extracted waits for that result instead of being extracted again, as it would with 1.
     """
 
     def __init__(
@@ -39,7 +49,10 @@ class ExtractTextFn(beam.DoFn):
         options: dict | None = None,
         thresholds: dict | None = None,
         payload_run: str | None = None,
+        children: int = 1,
     ):
+        if children < 1:
+            raise ValueError(f"children must be at least 1, not {children}")
         if thresholds is not None and not isinstance(thresholds, dict):
             raise TypeError("thresholds: the config of transforms.decide.read_thresholds, read once per run")
         self.kind = extractor
@@ -47,6 +60,7 @@ class ExtractTextFn(beam.DoFn):
         self.options = options
         self.config = thresholds
         self.payload_run = payload_run
+        self.children = children
 
     def setup(self):
         fix_mmap_threshold()  # on remote workers too, and in the extraction children they start
@@ -60,11 +74,29 @@ class ExtractTextFn(beam.DoFn):
                 pass
         # the cascade decides pages the URL rules or a digest mismatch reject before any extraction
         self.thresholds = thresholds_from_config(self.config) if self.kind == KIND_CASCADE else None
+        if self.children > 1:
+            self.extractors = [self.extractor]
+            self.extractors += [
+                Extractor(self.kind, options=self.options, **kwargs) for _ in range(self.children - 1)
+            ]
+            self.free: queue.SimpleQueue[Extractor] = queue.SimpleQueue()
+            for extractor in self.extractors:
+                self.free.put(extractor)
+            self.pool = ThreadPoolExecutor(self.children, thread_name_prefix="pristine-extract")
+            self.start_bundle()
+
+    def start_bundle(self):
+        if self.children > 1:  # (what a failed bundle left is retried with it)
+            self.pending: dict = {}  # future -> (reuse key or None, decided, [(row, html)] waiting for it)
+            self.in_flight: dict = {}  # reuse key -> its future
 
     def process(self, element):
         row, body, charset_header = element
         if row.get("status") == STATUS_FAILED:
             yield row
+            return
+        if self.children > 1:
+            yield from self.submit(row, body, charset_header)
             return
         try:
             with stage_clock("extract"):
@@ -79,9 +111,93 @@ class ExtractTextFn(beam.DoFn):
         result, reused = extract_response(
             row, body, charset_header, self.extractor, self.cache, self.thresholds
         )
+        shared = getattr(self.cache, "shared_hits", 0) > shared_before
+        return self.finish(row, result, reused, shared)
+
+    # -- several children: submit, then collect as extractions end
+
+    def submit(self, row, body, charset_header):
+        """Look the page up; reused and failed rows come out now, the others when their extraction ends.
+        Also yields the rows of extractions that have ended, and waits for one when all children are busy
+        and as many pages are queued."""
+        try:
+            with stage_clock("extract"):
+                shared_before = getattr(self.cache, "shared_hits", 0)
+                html, key, result, decided = look_up(row, body, charset_header, self.cache, self.thresholds)
+        except Exception as exc:
+            progress.tick("extracted")
+            yield dead_letter(row, "extract", exc)
+            return
+        if result is not None:
+            progress.tick("extracted")
+            yield self.finish(row, result, True, getattr(self.cache, "shared_hits", 0) > shared_before)
+            return
+        if key is not None and not decided and key in self.in_flight:
+            self.pending[self.in_flight[key]][2].append((row, html))
+            return
+        self.start(key, decided, row, html)
+        yield from self.collect(wait_for_one=len(self.pending) >= 2 * self.children)
+
+    def start(self, key, decided, row, html) -> None:
+        future = self.pool.submit(self._extract_in_thread, html, row.get("url"), decided)
+        self.pending[future] = (key, decided, [(row, html)])
+        if key is not None and not decided:
+            self.in_flight[key] = future
+
+    def _extract_in_thread(self, html, url, decided):
+        extractor = self.free.get()
+        try:
+            start = time.perf_counter()
+            return extractor.extract(html, url, decided), time.perf_counter() - start
+        finally:
+            self.free.put(extractor)
+
+    def collect(self, wait_for_one: bool):
+        """The rows of the extractions that have ended (with `wait_for_one`, after at least one has)."""
+        if not self.pending:
+            return
+        if wait_for_one:
+            done, _ = wait(self.pending, return_when=FIRST_COMPLETED)
+        else:
+            done = [future for future in self.pending if future.done()]
+        for future in done:
+            key, decided, rows = self.pending.pop(future)
+            if self.in_flight.get(key) is future:
+                del self.in_flight[key]
+            try:
+                result, seconds = future.result()
+            except Exception as exc:
+                for row, _ in rows:
+                    progress.tick("extracted")
+                    yield dead_letter(row, "extract", exc)
+                continue
+            Metrics.counter(STAGE_TIME, "extract").inc(int(seconds * 1e6))
+            first, html = rows[0]
+            if not decided:
+                self.cache.put(key, result)
+            progress.tick("extracted")
+            yield self.finish(first, result, False, False)
+            for index, (row, html) in enumerate(rows[1:], start=1):
+                if result.failed:  # a failure is not reused (a timeout may not repeat): extract the copies
+                    self.start(key, decided, row, html)
+                    for waiting, waiting_html in rows[index + 1 :]:
+                        self.pending[self.in_flight[key]][2].append((waiting, waiting_html))
+                    break
+                progress.tick("extracted")
+                yield self.finish(row, result, True, False)
+
+    def finish_bundle(self):
+        if self.children > 1:
+            while self.pending:
+                for row in self.collect(wait_for_one=True):
+                    yield GlobalWindows.windowed_value(row)
+
+    def finish(self, row, result, reused: bool, shared: bool) -> dict:
+        """The row with its extraction's columns (or failed), counted."""
+        row["extractor"] = result.extractor or self.kind
         if reused:
             Metrics.counter("extract", "payload_reused").inc()
-            if getattr(self.cache, "shared_hits", 0) > shared_before:
+            if shared:
                 Metrics.counter("extract", "payload_reused_shared").inc()
         else:
             if result.extractor:
@@ -97,7 +213,10 @@ class ExtractTextFn(beam.DoFn):
         return row
 
     def teardown(self):
-        self.extractor.close()
+        for extractor in getattr(self, "extractors", [self.extractor]):
+            extractor.close()
+        if self.children > 1:
+            self.pool.shutdown(wait=False, cancel_futures=True)
 
 
 def payload_dir(run: str) -> str:
@@ -130,8 +249,10 @@ class ExtractText(beam.PTransform):
         time_limit_s: float | None = None,
         cascade: bool = False,
         thresholds: dict | None = None,
+        children: int = 1,
     ):
         super().__init__()
+        self.children = children
         self.config = as_config(thresholds) if cascade else thresholds
         self.kind, self.options = extractor_kind(extractor, cascade, self.config)
         self.time_limit_s = time_limit_s
@@ -141,5 +262,7 @@ class ExtractText(beam.PTransform):
         _PAYLOAD_DIRS.append(payload_dir(self.payload_run))
 
     def expand(self, responses):
-        extract = ExtractTextFn(self.kind, self.time_limit_s, self.options, self.config, self.payload_run)
+        extract = ExtractTextFn(
+            self.kind, self.time_limit_s, self.options, self.config, self.payload_run, self.children
+        )
         return responses | "extract" >> beam.ParDo(extract)

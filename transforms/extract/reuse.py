@@ -125,6 +125,22 @@ def extract_response(
     """One HTML response through extraction, as the pipeline's extract step runs it: decode, reuse a
     payload extracted before, else extract (with `thresholds`, the cascade's pages decided before extraction
     get its cheap pass only). Sets row["charset"] and row["extractor"]; returns (result, reused)."""
+    html, key, result, decided = look_up(row, body, charset_header, cache, thresholds)
+    reused = result is not None
+    if not reused:
+        result = extractor.extract(html, row.get("url"), decided)
+        if not decided:
+            cache.put(key, result)
+    row["extractor"] = result.extractor or extractor.kind
+    return result, reused
+
+
+def look_up(
+    row: dict, body: bytes, charset_header: str | None, cache: PayloadCache, thresholds=None
+) -> tuple[str, tuple | None, ExtractResult | None, str | None]:
+    """The part of `extract_response` before extraction: decode (sets row["charset"]) and look the payload
+    up. Returns (html, reuse key, the result extracted before or None, the rule that decides the page
+    before extraction or None); a result decided before extraction must not be put in the cache."""
     from transforms.extract.cascade import decided_before_extraction
     from transforms.read import decode_html
 
@@ -132,11 +148,7 @@ def extract_response(
     row["charset"] = charset
     key = payload_key(row, charset_header)
     result = cache.get(key)
-    reused = result is not None
-    if not reused:
-        decided = decided_before_extraction(row, thresholds) if thresholds is not None else None
-        result = extractor.extract(html, row.get("url"), decided)
-        if not decided:
-            cache.put(key, result)
-    row["extractor"] = result.extractor or extractor.kind
-    return result, reused
+    decided = None
+    if result is None and thresholds is not None:
+        decided = decided_before_extraction(row, thresholds)
+    return html, key, result, decided
