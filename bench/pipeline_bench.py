@@ -50,25 +50,19 @@ def corpus_files(corpus: Path, files: int | None = None) -> list[str]:
 def e2e_command(
     python: str, files: list[str], output: str, mode: str, extractor: str, flags: tuple[str, ...] = ()
 ) -> list[str]:
-    """`pristine run` on the corpus; mode: multi_processing (2 workers) or in_memory (1)."""
-    workers = "1" if mode == "in_memory" else "2"
-    return [
-        python,
-        "-m",
-        "pipeline.cli",
-        "run",
-        "--input",
-        *files,
-        "--output",
-        output,
-        "--extractor",
-        extractor,
-        "--direct_running_mode",
-        mode,
-        "--direct_num_workers",
-        workers,
-        *flags,
-    ]
+    """`pristine run` on the corpus; mode: default (no runner flags: one in-memory worker, with two
+    extraction processes on a machine of 2 or more cores) or multi_processing (2 workers, one extraction
+    process each)."""
+    if mode not in E2E_MODES:
+        raise ValueError(f"mode {mode!r}: one of {E2E_MODES}")
+    runner = (
+        ["--direct_running_mode", mode, "--direct_num_workers", "2"] if mode == "multi_processing" else []
+    )
+    command = [python, "-m", "pipeline.cli", "run", "--input", *files, "--output", output]
+    return command + ["--extractor", extractor, *runner, *flags]
+
+
+E2E_MODES = ("default", "multi_processing")
 
 
 class Clock:

@@ -6,10 +6,11 @@
 2. Bare loops (bench/pipeline_bench.py bare) with trafilatura and resiliparse: CPU per stage.
 3. WARC readers: pristine's vs warcio vs FastWARC.
 4. Extraction quality on the AEB (pipeline.evaluate.extraction.run_aeb) for both extractors.
-5. Interleaved end-to-end runs, ``--rounds`` rounds of A = ``pristine run`` (DirectRunner, multi_processing,
-   2 workers) and B = datatrove (2 tasks, 2 workers), A/B order alternating per round; one pristine
-   multi_processing run with resiliparse (and on request --in-memory, 1 worker; --multi-threading,
-   2 threads), spread over the rounds; a run that fails is recorded, not fatal. Every run is measured
+5. Interleaved end-to-end runs, ``--rounds`` rounds of A = ``pristine run`` as the README runs it (the
+   local runner's defaults: one in-memory worker, two extraction processes on this 2-core machine) and
+   B = datatrove (2 tasks, 2 workers), A/B order alternating per round; one pristine run each with
+   --no-cascade, with two multi_processing workers (one extraction process each) and with resiliparse,
+   spread over the rounds; a run that fails is recorded, not fatal. Every run is measured
    from outside (bench/measure.py: CPU of the whole process tree, peak summed RSS); partial results go
    to bench/results/latest.json.tmp as they come.
 6. bench/results/latest.json (every number) and latest.md (the tables, also printed).
@@ -91,6 +92,9 @@ def last_json(text: str) -> dict:
 
 def clean(m: dict) -> dict:
     return {k: v for k, v in m.items() if k not in ("stdout", "stderr")}
+
+
+HEADLINE = "pristine default trafilatura"  # `pristine run` as the README gives it
 
 
 def run_pristine(
@@ -194,7 +198,7 @@ def summarise(results: dict) -> dict:
     bare = results["bare"]["trafilatura"]
     e2e = results["e2e"]
     ok = [r for r in e2e if "error" not in r]
-    mp = [r for r in ok if r["kind"] == "pristine multi_processing trafilatura" and not r.get("samples")]
+    mp = [r for r in ok if r["kind"] == HEADLINE and not r.get("samples")]
     dtr = [r for r in ok if r["kind"] == "datatrove" and not r.get("samples")]
     everywhere = [r for r in ok if r["kind"].endswith("--no-cascade") and not r.get("samples")]
     if mp:
@@ -226,10 +230,22 @@ def summarise(results: dict) -> dict:
         s["samples_pristine_over_datatrove_cpu"] = med(sdt, "cpu_s") / med(smp, "cpu_s")
         s["samples_paired_cpu_ratios"] = [b["cpu_s"] / a["cpu_s"] for a, b in zip(smp, sdt, strict=False)]
     if mp:
-        s["pristine_mp_docs_per_cpu_s"] = med(mp, "docs_per_cpu_s")
-        s["pristine_mp_cpu_s"] = med(mp, "cpu_s")
+        s["pristine_docs_per_cpu_s"] = med(mp, "docs_per_cpu_s")
+        s["pristine_cpu_s"] = med(mp, "cpu_s")
         s["beam_overhead"] = med(mp, "cpu_s") / bare["pipeline_cpu_s"] - 1
         s["bare_pipeline_cpu_s"] = bare["pipeline_cpu_s"]
+    two_workers = [
+        r for r in ok if r["kind"] == "pristine multi_processing trafilatura" and not r.get("samples")
+    ]
+    if mp and two_workers:
+        s["multi_processing"] = {
+            "cpu_s": med(two_workers, "cpu_s"),
+            "wall_s": med(two_workers, "wall_s"),
+            "peak_rss_mb": med(two_workers, "peak_rss_mb"),
+            "default_cpu_s": med(mp, "cpu_s"),
+            "default_wall_s": med(mp, "wall_s"),
+            "default_peak_rss_mb": med(mp, "peak_rss_mb"),
+        }
     if mp and dtr:
         s["datatrove_docs_per_cpu_s"] = med(dtr, "docs_per_cpu_s")
         s["pristine_over_datatrove_per_core"] = med(mp, "docs_per_cpu_s") / med(dtr, "docs_per_cpu_s")
@@ -319,10 +335,10 @@ def markdown(results: dict) -> str:
     if "beam_overhead" in s:
         extra = sum(tr["cpu_s"].get(stage, 0) for stage in pipeline_bench.EXTRA_STAGES)
         lines.append(
-            f"- Beam overhead (DirectRunner multi_processing, 2 workers): end-to-end CPU "
-            f"{s['pristine_mp_cpu_s']:.0f} s vs bare-loop {tr['pipeline_cpu_s']:.0f} s: "
+            f"- Beam overhead (`pristine run`, the local runner's defaults): end-to-end CPU "
+            f"{s['pristine_cpu_s']:.0f} s vs bare-loop {tr['pipeline_cpu_s']:.0f} s: "
             f"**{s['beam_overhead']:+.0%}**; counting synthetic and MinHash in the bare loop "
-            f"({tr['pipeline_cpu_s'] + extra:.0f} s): **{s['pristine_mp_cpu_s'] / (tr['pipeline_cpu_s'] + extra) - 1:+.0%}** "
+            f"({tr['pipeline_cpu_s'] + extra:.0f} s): **{s['pristine_cpu_s'] / (tr['pipeline_cpu_s'] + extra) - 1:+.0%}** "
             "(aim: under 15%)."
         )
         everywhere = results["bare"].get("trafilatura-everywhere")
@@ -334,7 +350,7 @@ def markdown(results: dict) -> str:
             )
     if "pristine_over_datatrove_per_core" in s:
         lines.append(
-            f"- pristine vs datatrove, docs/s per core: {s['pristine_mp_docs_per_cpu_s']:.1f} vs "
+            f"- pristine vs datatrove, docs/s per core: {s['pristine_docs_per_cpu_s']:.1f} vs "
             f"{s['datatrove_docs_per_cpu_s']:.1f} = **{s['pristine_over_datatrove_per_core']:.2f}x** "
             f"(paired per round: {', '.join(f'{x:.2f}' for x in s['paired_ratios_per_core'])}); wall clock "
             f"{s['pristine_over_datatrove_wall']:.2f}x."
@@ -343,7 +359,7 @@ def markdown(results: dict) -> str:
     if cascade:
         lines += [
             "",
-            "## Cascade and payload reuse (pristine multi_processing, default settings)",
+            "## Cascade and payload reuse (`pristine run`, default settings)",
             "",
             f"- trafilatura calls: {cascade['trafilatura_calls']:,} made, {cascade['trafilatura_skipped']:,} skipped "
             f"by the cascade ({cascade['skipped_by']}), {cascade['payload_reused']:,} responses reused a payload "
@@ -366,6 +382,14 @@ def markdown(results: dict) -> str:
             f"- shared WARC samples (*.warc.gz): datatrove CPU / pristine CPU = "
             f"**{s['samples_pristine_over_datatrove_cpu']:.2f}x** (paired: "
             f"{', '.join(f'{x:.2f}' for x in s['samples_paired_cpu_ratios'])}); start-up dominates at this size."
+        )
+    if "multi_processing" in s:
+        m = s["multi_processing"]
+        lines.append(
+            f"- one in-memory worker with two extraction processes (the default) vs two multi_processing "
+            f"workers with one each: CPU {m['default_cpu_s']:.0f} vs {m['cpu_s']:.0f} s, wall "
+            f"{m['default_wall_s']:.0f} vs {m['wall_s']:.0f} s, peak memory {m['default_peak_rss_mb']:,.0f} vs "
+            f"{m['peak_rss_mb']:,.0f} MB (medians of the default's rounds; one multi_processing run)."
         )
     if "resiliparse_over_trafilatura_extract" in s:
         lines.append(
@@ -396,8 +420,9 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--files", type=int, default=None, help="first N corpus files only (quick runs)")
     parser.add_argument("--no-datatrove", action="store_true")
-    parser.add_argument("--no-extras", action="store_true", help="skip the resiliparse end-to-end run")
-    parser.add_argument("--in-memory", action="store_true", help="also one in_memory run (1 core: slow)")
+    parser.add_argument(
+        "--no-extras", action="store_true", help="skip the multi_processing and resiliparse end-to-end runs"
+    )
     parser.add_argument("--sample-rounds", type=int, default=3, help="rounds on the shared WARC samples")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -472,9 +497,10 @@ def main(argv=None) -> int:
     from transforms.signals.langid import lid176_path
 
     # trafilatura everywhere (--no-cascade): the kept set the cascade must match, and the "before" numbers
-    extras = [("multi_processing", "trafilatura", ("--no-cascade",))]
-    extras += [] if args.no_extras else [("multi_processing", "resiliparse", ())]
-    extras += [("in_memory", "trafilatura", ())] if args.in_memory else []
+    extras = [("default", "trafilatura", ("--no-cascade",))]
+    extras += (
+        [] if args.no_extras else [("multi_processing", "trafilatura", ()), ("default", "resiliparse", ())]
+    )
     # no multi_threading run: pristine refuses that mode (it lost or garbled rows here, see pipeline/options.py)
     with tempfile.TemporaryDirectory(prefix="pristine-bench-") as tmp:
         scratch = Path(tmp)
@@ -482,8 +508,8 @@ def main(argv=None) -> int:
             order = ["pristine", "datatrove"] if i % 2 == 0 else ["datatrove", "pristine"]
             for who in order:
                 if who == "pristine":
-                    log(f"round {i + 1}: pristine multi_processing")
-                    r = run_pristine(files, "multi_processing", "trafilatura", scratch)
+                    log(f"round {i + 1}: pristine")
+                    r = run_pristine(files, "default", "trafilatura", scratch)
                 elif use_dt:
                     log(f"round {i + 1}: datatrove")
                     r = run_datatrove(args.corpus, scratch, lid176_path(), files)
@@ -507,7 +533,7 @@ def main(argv=None) -> int:
                 log(f"samples round {i + 1}: {who}")
                 try:
                     if who == "pristine":
-                        r = run_pristine(sample_files, "multi_processing", "trafilatura", scratch)
+                        r = run_pristine(sample_files, "default", "trafilatura", scratch)
                     else:
                         r = run_datatrove(folder, scratch, lid176_path(), sample_files)
                 except RuntimeError as exc:

@@ -138,9 +138,10 @@ class ExtractTextFn(beam.DoFn):
         self.start(key, decided, row, html)
         yield from self.collect(wait_for_one=len(self.pending) >= 2 * self.children)
 
-    def start(self, key, decided, row, html) -> None:
+    def start(self, key, decided, row, html, waiting: list | None = None) -> None:
+        """Extract `row`'s page in a free child; `waiting`: (row, html) of copies that take its result."""
         future = self.pool.submit(self._extract_in_thread, html, row.get("url"), decided)
-        self.pending[future] = (key, decided, [(row, html)])
+        self.pending[future] = (key, decided, [(row, html), *(waiting or [])])
         if key is not None and not decided:
             self.in_flight[key] = future
 
@@ -172,17 +173,16 @@ class ExtractTextFn(beam.DoFn):
                     yield dead_letter(row, "extract", exc)
                 continue
             Metrics.counter(STAGE_TIME, "extract").inc(int(seconds * 1e6))
-            first, html = rows[0]
+            (first, _), copies = rows[0], rows[1:]
             if not decided:
                 self.cache.put(key, result)
             progress.tick("extracted")
             yield self.finish(first, result, False, False)
-            for index, (row, html) in enumerate(rows[1:], start=1):
-                if result.failed:  # a failure is not reused (a timeout may not repeat): extract the copies
-                    self.start(key, decided, row, html)
-                    for waiting, waiting_html in rows[index + 1 :]:
-                        self.pending[self.in_flight[key]][2].append((waiting, waiting_html))
-                    break
+            if copies and result.failed:  # a failure is not reused (a timeout may not repeat): next copy
+                (row, html), waiting = copies[0], copies[1:]
+                self.start(key, decided, row, html, waiting)
+                continue
+            for row, _ in copies:
                 progress.tick("extracted")
                 yield self.finish(row, result, True, False)
 
@@ -241,7 +241,7 @@ class ExtractText(beam.PTransform):
     `extractor`: trafilatura (default) or resiliparse; with `cascade` and trafilatura, the cheap first
     pass of the thresholds config's [cascade] table decides the pages it can reject
     (``transforms.extract.cascade``). `thresholds`: the config of ``transforms.decide.read_thresholds``
-    (default: the packaged one)."""
+    (default: the packaged one). `children`: extraction processes per worker (see `ExtractTextFn`)."""
 
     def __init__(
         self,
