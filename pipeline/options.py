@@ -174,9 +174,9 @@ def beam_options(argv: list[str]) -> PipelineOptions:
 def extraction_children(options: PipelineOptions) -> int:
     """Extraction child processes per Beam worker: --extract-processes, else 2 for the local runner's
     default of one in-memory worker on a machine with 2 or more cores (that worker then keeps two cores
-    busy: measured on 2 cores, 12-17% less CPU, half the memory and the same or less wall time than two
-    multi_processing workers with one child each, see README "Benchmarks"), else 1 (multi_processing
-    workers, and Dataflow and Flink, whose SDK workers are one per core already)."""
+    busy: measured on 2 cores against two multi_processing workers with one child each, 8-18% less CPU,
+    about half the memory, wall time -19% to +5%; README "Benchmarks"), else 1 (multi_processing workers,
+    and Dataflow and Flink, whose SDK workers are one per core already)."""
     chosen = options.view_as(PristineOptions).extract_processes
     if chosen is not None:
         return chosen
