@@ -37,14 +37,22 @@ __all__ = ["DedupConfig", "Decide", "Deduplicate", "ReadWarc", "Score", "WriteDo
 
 class ReadWarc(beam.PTransform):
     """WARC/ARC paths (or globs) -> one row per HTML response, with its extracted text (or failed), plus
-    one failed row per unreadable record or file."""
+    one failed row per unreadable record or file. `extract_processes`: extraction child processes per
+    worker (2 keeps two cores busy with the local runner's one in-memory worker; `pristine run`'s
+    --extract-processes)."""
 
     def __init__(
-        self, crawl: str | None = None, extractor: str = "trafilatura", time_limit_s: float | None = None
+        self,
+        crawl: str | None = None,
+        extractor: str = "trafilatura",
+        time_limit_s: float | None = None,
+        extract_processes: int = 1,
     ):
         super().__init__()
         self.crawl, self.extractor, self.time_limit_s = crawl, extractor, time_limit_s
+        self.extract_processes = extract_processes
 
     def expand(self, patterns):
         responses, _ = patterns | "read warc" >> ReadHtmlResponses(self.crawl)
-        return responses | "extract text" >> ExtractText(self.extractor, self.time_limit_s)
+        extract = ExtractText(self.extractor, self.time_limit_s, children=self.extract_processes)
+        return responses | "extract text" >> extract
