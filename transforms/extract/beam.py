@@ -65,7 +65,8 @@ class ExtractTextFn(beam.DoFn):
     def setup(self):
         fix_mmap_threshold()  # on remote workers too, and in the extraction children they start
         kwargs = {"time_limit_s": self.time_limit_s} if self.time_limit_s else {}
-        self.extractor = Extractor(self.kind, options=self.options, **kwargs)
+        self.extractors = [Extractor(self.kind, options=self.options, **kwargs) for _ in range(self.children)]
+        self.extractor = self.extractors[0]
         self.cache = PayloadCache()
         if self.payload_run:
             try:
@@ -75,10 +76,6 @@ class ExtractTextFn(beam.DoFn):
         # the cascade decides pages the URL rules or a digest mismatch reject before any extraction
         self.thresholds = thresholds_from_config(self.config) if self.kind == KIND_CASCADE else None
         if self.children > 1:
-            self.extractors = [self.extractor]
-            self.extractors += [
-                Extractor(self.kind, options=self.options, **kwargs) for _ in range(self.children - 1)
-            ]
             self.free: queue.SimpleQueue[Extractor] = queue.SimpleQueue()
             for extractor in self.extractors:
                 self.free.put(extractor)
@@ -213,7 +210,7 @@ class ExtractTextFn(beam.DoFn):
         return row
 
     def teardown(self):
-        for extractor in getattr(self, "extractors", [self.extractor]):
+        for extractor in self.extractors:
             extractor.close()
         if self.children > 1:
             self.pool.shutdown(wait=False, cancel_futures=True)
