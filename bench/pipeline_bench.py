@@ -93,6 +93,7 @@ def bare(
     from transforms.extract import Extractor
     from transforms.extract.cascade import load_cascade
     from transforms.extract.reuse import PayloadCache, extract_response
+    from transforms.heap import fix_mmap_threshold
     from transforms.memo import TextMemo, distinct
     from transforms.read import iter_records
     from transforms.read.documents import response_row
@@ -101,6 +102,7 @@ def bare(
     from transforms.sink import partition_of
     from transforms.sink.beam import write_partition_file
 
+    fix_mmap_threshold()  # malloc as `pristine run` sets it, here and in the extraction child
     paths = corpus_files(corpus, files)
     cpu: dict[str, float] = {}
     docs: dict[str, int] = {}

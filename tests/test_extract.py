@@ -36,6 +36,7 @@ from transforms.extract import (
     prepare_html,
     strip_scripts_and_styles,
 )
+from transforms.heap import MMAP_THRESHOLD
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 AEB = DATA / AEB_DIRNAME
@@ -511,7 +512,7 @@ print(subprocess.run(child, capture_output=True, text=True).stdout.strip())
 """
 
 
-@pytest.mark.parametrize(("preset", "seen"), [(None, "131072"), ("262144", "262144")])
+@pytest.mark.parametrize(("preset", "seen"), [(None, str(MMAP_THRESHOLD)), ("262144", "262144")])
 def test_mmap_threshold_is_fixed_for_the_processes_a_run_starts(preset, seen):
     env = {k: v for k, v in os.environ.items() if k != "MALLOC_MMAP_THRESHOLD_"}
     if preset:
