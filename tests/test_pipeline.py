@@ -254,3 +254,24 @@ def test_parquet_input_end_to_end(tmp_path, shared_data):
     assert stats["kept"] >= 15  # real article bodies: most pass the default rules
     for r in rows.values():
         assert r["text"] == bodies[int(r["id"].split("-")[1])]["articleBody"]
+
+
+@pytest.mark.parametrize("input_format", ["warc", "jsonl"])
+def test_graph_passes_beams_type_check(tmp_path, input_format):
+    """`pristine run` turns Beam's construction-time type check off (pipeline/options.py): here the whole
+    graph is built with it on, so a transform whose type hints contradict its input still fails."""
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import TypeOptions
+
+    from pipeline import graph
+    from pipeline.options import PristineOptions, parse
+
+    sample = WARC_SAMPLES / "commoncrawl" / "whirlwind.warc.gz"
+    opts = parse(["--input", str(sample), "--output", str(tmp_path / "out"), "--input-format", input_format])
+    assert opts.view_as(TypeOptions).pipeline_type_check is False
+    opts.view_as(TypeOptions).pipeline_type_check = True
+    p = beam.Pipeline(options=opts)
+    graph.build(p, opts.view_as(PristineOptions), str(tmp_path / "staging"))
+    assert len(p.to_runner_api().components.transforms) > 100
+    with pytest.raises(beam.typehints.TypeCheckError):  # the check is on: a contradicting hint fails
+        p | beam.Create([1]) | beam.Map(str.upper).with_input_types(str)
