@@ -15,7 +15,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline import provenance
-from pipeline.options import PristineOptions, extraction_children
+from pipeline.options import PristineOptions, extraction_children, shares_extraction_results
 from pipeline.outputs import DEDUP_INDEX  # this run's MinHash index, for --dedup-against in later runs
 from pipeline.stats import (
     merge_counts,
@@ -48,7 +48,12 @@ def read_documents(p, opts: PristineOptions, thresholds: dict):
         # -> (row, html, charset header) per HTML response, plus per-range counts
         responses, counts = patterns | "read warc" >> ReadHtmlResponses(opts.crawl)
         rows = responses | "extract text" >> ExtractText(
-            opts.extractor, opts.extract_time_limit, opts.cascade, thresholds, extraction_children(opts)
+            opts.extractor,
+            opts.extract_time_limit,
+            opts.cascade,
+            thresholds,
+            extraction_children(opts),
+            shares_extraction_results(opts),
         )
         return rows, counts
     rows = patterns | f"read {opts.input_format}" >> ReadTextDocuments(opts.input_format, opts.crawl)

@@ -183,10 +183,21 @@ def extraction_children(options: PipelineOptions) -> int:
     chosen = options.view_as(PristineOptions).extract_processes
     if chosen is not None:
         return chosen
+    return 2 if _local_in_memory(options) and (os.cpu_count() or 1) >= 2 else 1
+
+
+def shares_extraction_results(options: PipelineOptions) -> bool:
+    """Whether the extraction step's workers share results through files (`SharedPayloadCache`): not on the
+    local runner's default of one in-memory worker, which has no other worker to share with (its memory
+    cache reuses payloads as well: the same counts on the benchmark corpus)."""
+    one_worker = (options.view_as(DirectOptions).direct_num_workers or 1) == 1
+    return not (_local_in_memory(options) and one_worker)
+
+
+def _local_in_memory(options: PipelineOptions) -> bool:
     runner = options.view_as(StandardOptions).runner
     local = runner in (None, "DirectRunner", "direct", "FnApiRunner")
-    in_memory = options.view_as(DirectOptions).direct_running_mode in (None, "in_memory")
-    return 2 if local and in_memory and (os.cpu_count() or 1) >= 2 else 1
+    return local and options.view_as(DirectOptions).direct_running_mode in (None, "in_memory")
 
 
 def check_runner(name: str | None) -> None:

@@ -430,6 +430,23 @@ def test_extraction_processes_per_worker(monkeypatch):
         parse([*run, "--extract-processes", "0"])
 
 
+def test_extraction_results_shared_between_workers_only():
+    """Results are shared through files where several workers run (multi_processing, remote runners), not
+    for the local runner's one in-memory worker; the extraction step then makes no shared directory."""
+    from pipeline.options import parse, shares_extraction_results
+    from transforms.extract.beam import ExtractText
+
+    run = ["--input", "a.warc.gz", "--output", "out"]
+    assert not shares_extraction_results(parse(run))
+    assert not shares_extraction_results(parse([*run, "--runner", "DirectRunner"]))
+    workers = ["--direct_num_workers", "2", "--direct_running_mode", "multi_processing"]
+    assert shares_extraction_results(parse([*run, *workers]))
+    assert shares_extraction_results(parse([*run, "--direct_num_workers", "2"]))
+    assert shares_extraction_results(parse([*run, "--runner", "PortableRunner"]))
+    assert ExtractText(share_results=False).payload_run is None
+    assert ExtractText().payload_run
+
+
 # ----------------------------------------------------------------------------------------------------------
 # inputs that are not (good) HTML
 

@@ -238,7 +238,9 @@ class ExtractText(beam.PTransform):
     `extractor`: trafilatura (default) or resiliparse; with `cascade` and trafilatura, the cheap first
     pass of the thresholds config's [cascade] table decides the pages it can reject
     (``transforms.extract.cascade``). `thresholds`: the config of ``transforms.decide.read_thresholds``
-    (default: the packaged one). `children`: extraction processes per worker (see `ExtractTextFn`)."""
+    (default: the packaged one). `children`: extraction processes per worker (see `ExtractTextFn`).
+    `share_results`: the workers of a machine also reuse each other's results, through files (off for a
+    single worker: its memory cache is enough)."""
 
     def __init__(
         self,
@@ -247,6 +249,7 @@ class ExtractText(beam.PTransform):
         cascade: bool = False,
         thresholds: dict | None = None,
         children: int = 1,
+        share_results: bool = True,
     ):
         super().__init__()
         self.children = children
@@ -255,8 +258,9 @@ class ExtractText(beam.PTransform):
         self.time_limit_s = time_limit_s
         # results shared by the workers of a machine, in the temporary directory of the machine each worker
         # runs on; removed by `remove_payload_dirs` after the run (cloud workers' disks go with them)
-        self.payload_run = uuid.uuid4().hex
-        _PAYLOAD_DIRS.append(payload_dir(self.payload_run))
+        self.payload_run = uuid.uuid4().hex if share_results else None
+        if self.payload_run:
+            _PAYLOAD_DIRS.append(payload_dir(self.payload_run))
 
     def expand(self, responses):
         extract = ExtractTextFn(
