@@ -15,8 +15,8 @@ The value is a trade measured on this machine (CPU seconds / peak MB; interleave
 | 32 MB | 82.9, 80.4 / 706-711 | 94.7, 89.7 / 1,250-1,257 | 72.2, 75.3 / 481 |
 
 At 128 KB every page, decoded text and parse buffer of more than 128 KB is a fresh mmap whose pages fault
-in on first touch (decoding the same 2,000 payloads took 0.49 CPU-s in a run against 0.32 in a process
-left at glibc's default); at 32 MB they reuse heap memory, for 5-7% less CPU and 7-12% more peak memory.
+in on first touch (the worker's thread CPU decoding the same 2,000 payloads of a 4-file run: 0.49 s at
+128 KB, 0.26 s at 32 MB); at 32 MB they reuse heap memory, for 5-7% less CPU and 7-12% more peak memory.
 The 128 KB value was chosen when rows went through the shuffle and two workers held 2.1 GB (it gave
 1.60 GB); the run now peaks at 0.7 GB, under the 1.5 GB it is held to, and CPU is the tighter limit.
 """
