@@ -315,7 +315,7 @@ def markdown(results: dict) -> str:
             continue
         a, b = tr["cpu_s"][stage], rp["cpu_s"].get(stage)
         lines.append(
-            f"| {stage}{' (not in graph yet)' if stage in pipeline_bench.EXTRA_STAGES else ''} | {a:.2f} | "
+            f"| {stage}{' (outside read..write)' if stage in pipeline_bench.EXTRA_STAGES else ''} | {a:.2f} | "
             f"{fmt(tr['docs'][stage] / a if a else None, 0)} | {fmt(b, 2)} | "
             f"{fmt(rp['docs'].get(stage, 0) / b if b else None, 0)} |"
         )
