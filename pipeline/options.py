@@ -190,7 +190,8 @@ def shares_extraction_results(options: PipelineOptions) -> bool:
     """Whether the extraction step's workers share results through files (`SharedPayloadCache`): not on the
     local runner's default of one in-memory worker, which has no other worker to share with (its memory
     cache reuses payloads as well: the same counts on the benchmark corpus)."""
-    one_worker = (options.view_as(DirectOptions).direct_num_workers or 1) == 1
+    workers = options.view_as(DirectOptions).direct_num_workers
+    one_worker = workers == 1 or (workers == 0 and (os.cpu_count() or 1) == 1)  # 0: one per core
     return not (_local_in_memory(options) and one_worker)
 
 

@@ -430,7 +430,7 @@ def test_extraction_processes_per_worker(monkeypatch):
         parse([*run, "--extract-processes", "0"])
 
 
-def test_extraction_results_shared_between_workers_only():
+def test_extraction_results_shared_between_workers_only(monkeypatch):
     """Results are shared through files where several workers run (multi_processing, remote runners), not
     for the local runner's one in-memory worker; the extraction step then makes no shared directory."""
     from pipeline.options import parse, shares_extraction_results
@@ -442,6 +442,10 @@ def test_extraction_results_shared_between_workers_only():
     workers = ["--direct_num_workers", "2", "--direct_running_mode", "multi_processing"]
     assert shares_extraction_results(parse([*run, *workers]))
     assert shares_extraction_results(parse([*run, "--direct_num_workers", "2"]))
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert shares_extraction_results(parse([*run, "--direct_num_workers", "0"]))  # a worker per core
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert not shares_extraction_results(parse([*run, "--direct_num_workers", "0"]))
     assert shares_extraction_results(parse([*run, "--runner", "PortableRunner"]))
     assert ExtractText(share_results=False).payload_run is None
     assert ExtractText().payload_run
