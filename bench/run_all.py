@@ -199,24 +199,24 @@ def summarise(results: dict) -> dict:
     s: dict = {}
     e2e = results["e2e"]
     ok = [r for r in e2e if "error" not in r]
-    mp = [r for r in ok if r["kind"] == HEADLINE and not r.get("samples")]
+    headline = [r for r in ok if r["kind"] == HEADLINE and not r.get("samples")]
     dtr = [r for r in ok if r["kind"] == "datatrove" and not r.get("samples")]
     everywhere = [r for r in ok if r["kind"].endswith("--no-cascade") and not r.get("samples")]
-    if mp:
-        ex = mp[0].get("extraction") or {}
+    if headline:
+        ex = headline[0].get("extraction") or {}
         decided = ex.get("decided_by", {})
         s["cascade"] = {
             "trafilatura_calls": decided.get("trafilatura", 0),
             "trafilatura_skipped": sum(ex.get("trafilatura_skipped", {}).values()),
             "skipped_by": ex.get("trafilatura_skipped", {}),
             "payload_reused": ex.get("payload_reused", 0),
-            "docs": mp[0]["docs"],
-            "cpu_ms_per_page": 1000 * med(mp, "cpu_s") / mp[0]["docs"],
-            "peak_rss_mb": med(mp, "peak_rss_mb"),
+            "docs": headline[0]["docs"],
+            "cpu_ms_per_page": 1000 * med(headline, "cpu_s") / headline[0]["docs"],
+            "peak_rss_mb": med(headline, "peak_rss_mb"),
         }
         if everywhere:
             base = set(everywhere[0]["kept_ids"])
-            mine = set(mp[0]["kept_ids"])
+            mine = set(headline[0]["kept_ids"])
             s["cascade"].update(
                 kept_everywhere=len(base),
                 kept_cascade=len(mine),
@@ -230,18 +230,18 @@ def summarise(results: dict) -> dict:
     if smp and sdt:
         s["samples_pristine_over_datatrove_cpu"] = med(sdt, "cpu_s") / med(smp, "cpu_s")
         s["samples_paired_cpu_ratios"] = [b["cpu_s"] / a["cpu_s"] for a, b in zip(smp, sdt, strict=False)]
-    if mp:
-        s["pristine_docs_per_cpu_s"] = med(mp, "docs_per_cpu_s")
-        s["pristine_cpu_s"] = med(mp, "cpu_s")
+    if headline:
+        s["pristine_docs_per_cpu_s"] = med(headline, "docs_per_cpu_s")
+        s["pristine_cpu_s"] = med(headline, "cpu_s")
         # each pristine run against the bare loop run right after it (same round), medians of the rounds
-        pairs = [(r, b) for r in mp for b in results.get("bare_rounds", []) if b["round"] == r["round"]]
-        extra = lambda b: sum(b["cpu_s"].get(x, 0) for x in pipeline_bench.EXTRA_STAGES)  # noqa: E731
+        pairs = [(r, b) for r in headline for b in results.get("bare_rounds", []) if b["round"] == r["round"]]
         s["beam_overhead_rounds"] = [
             {
                 "round": r["round"],
                 "pristine_cpu_s": r["cpu_s"],
                 "bare_pipeline_cpu_s": b["pipeline_cpu_s"],
-                "bare_with_extras_cpu_s": b["pipeline_cpu_s"] + extra(b),
+                "bare_with_extras_cpu_s": b["pipeline_cpu_s"]
+                + sum(b["cpu_s"].get(stage, 0) for stage in pipeline_bench.EXTRA_STAGES),
                 "bare_process_cpu_s": b["measured"]["cpu_s"],
             }
             for r, b in pairs
@@ -261,20 +261,20 @@ def summarise(results: dict) -> dict:
     two_workers = [
         r for r in ok if r["kind"] == "pristine multi_processing trafilatura" and not r.get("samples")
     ]
-    if mp and two_workers:
+    if headline and two_workers:
         s["multi_processing"] = {
             "cpu_s": med(two_workers, "cpu_s"),
             "wall_s": med(two_workers, "wall_s"),
             "peak_rss_mb": med(two_workers, "peak_rss_mb"),
-            "default_cpu_s": med(mp, "cpu_s"),
-            "default_wall_s": med(mp, "wall_s"),
-            "default_peak_rss_mb": med(mp, "peak_rss_mb"),
+            "default_cpu_s": med(headline, "cpu_s"),
+            "default_wall_s": med(headline, "wall_s"),
+            "default_peak_rss_mb": med(headline, "peak_rss_mb"),
         }
-    if mp and dtr:
+    if headline and dtr:
         s["datatrove_docs_per_cpu_s"] = med(dtr, "docs_per_cpu_s")
-        s["pristine_over_datatrove_per_core"] = med(mp, "docs_per_cpu_s") / med(dtr, "docs_per_cpu_s")
-        s["pristine_over_datatrove_wall"] = med(mp, "docs_per_wall_s") / med(dtr, "docs_per_wall_s")
-        pairs = [a["docs_per_cpu_s"] / b["docs_per_cpu_s"] for a, b in zip(mp, dtr, strict=False)]
+        s["pristine_over_datatrove_per_core"] = med(headline, "docs_per_cpu_s") / med(dtr, "docs_per_cpu_s")
+        s["pristine_over_datatrove_wall"] = med(headline, "docs_per_wall_s") / med(dtr, "docs_per_wall_s")
+        pairs = [a["docs_per_cpu_s"] / b["docs_per_cpu_s"] for a, b in zip(headline, dtr, strict=False)]
         s["paired_ratios_per_core"] = pairs
         s["datatrove_peak_rss_mb"] = med(dtr, "peak_rss_mb")
     tr, rp = results["bare"]["trafilatura"], results["bare"].get("resiliparse")
