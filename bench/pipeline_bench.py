@@ -15,9 +15,14 @@ one stage after the other, with the same functions the Beam DoFns call and nothi
     write     transforms.sink.beam.write_partition_file per partition
     synthetic transforms.synthetic's shipped scorer, batches of 256 (when the module and model exist)
     minhash   transforms.dedup.sketch_rows (signatures and shingle sets), batches of 256, with a TextMemo
+    dedup     the rest of Deduplicate: transforms.dedup.deduplicate_reference (URL dedup, LSH buckets, pair
+              verification, connected components, dedup columns; the texts' sketches from minhash's memo)
+              and the signature index written as one Parquet file
+    estimates EstimateSyntheticShare's functions: each row decided for its cohort and counted, the per-domain,
+              per-crawl and per-cohort estimates against this run's pre_llm documents
 
-and prints one JSON line: CPU seconds and documents per stage, peak RSS. ``synthetic`` and ``minhash`` are
-reported apart from the read..write sum (the end-to-end run does both: bench/run_all.py adds them).
+and prints one JSON line: CPU seconds and documents per stage, peak RSS, the duplicates found. The last four
+are reported apart from the read..write sum (the end-to-end run does them all: bench/run_all.py adds them).
 
 `e2e_command` is the ``pristine run`` invocation bench/run_all.py measures against this sum.
 """
@@ -37,7 +42,8 @@ from pathlib import Path
 CORPUS = Path(__file__).resolve().parent / "corpus"
 BATCH = 256
 PIPELINE_STAGES = ("read", "extract", "langid", "quality", "decide", "write")
-EXTRA_STAGES = ("synthetic", "minhash")
+EXTRA_STAGES = ("synthetic", "minhash", "dedup", "estimates")
+SYNTHETIC_AND_MINHASH = EXTRA_STAGES[:2]  # the extras the Beam overhead was first counted with
 
 
 def corpus_files(corpus: Path, files: int | None = None) -> list[str]:
@@ -106,6 +112,7 @@ def bare(
     paths = corpus_files(corpus, files)
     cpu: dict[str, float] = {}
     docs: dict[str, int] = {}
+    clusters: dict[str, int] = {}
     notes: list[str] = []
 
     # read: every record; HTML responses become (row, body, charset header), as ReadWarcFile yields them
@@ -198,8 +205,12 @@ def bare(
             with Clock() as c:
                 for i in range(0, len(unique), BATCH):
                     batch = unique[i : i + BATCH]
-                    scorer.columns_batch([r["text"] for r in batch], [r["lang"] for r in batch])
+                    columns = scorer.columns_batch([r["text"] for r in batch], [r["lang"] for r in batch])
+                    for row, cols in zip(batch, columns, strict=True):
+                        row.update(cols)
             cpu["synthetic"], docs["synthetic"] = c.seconds, len(todo)
+            for row, key in zip(todo, keys, strict=True):  # copies of a text get its columns (not timed)
+                row.update({k: v for k, v in by_key[key].items() if k not in row})
 
     if "minhash" not in skip:
         try:
@@ -209,11 +220,35 @@ def bare(
         else:
             config = DedupConfig()
             with_text = [r for r in rows if has_text(r)]
-            memo = TextMemo()
+            memo, sketches = TextMemo(), []
             with Clock() as c:
                 for i in range(0, len(with_text), BATCH):
-                    sketch_rows(with_text[i : i + BATCH], config, memo)
+                    sketches += sketch_rows(with_text[i : i + BATCH], config, memo)
             cpu["minhash"], docs["minhash"] = c.seconds, len(with_text)
+
+            if "dedup" not in skip:
+                # the rest of Deduplicate: URL dedup, buckets, verification, components, dedup columns
+                # (the texts' sketches come from the memo above) and the signature index
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                from transforms.dedup import deduplicate_reference, index_record, index_schema
+
+                with tempfile.TemporaryDirectory(prefix="pristine-bench-index-") as out, Clock() as c:
+                    deduplicate_reference(with_text, config, memo)
+                    index = [index_record(r, s) for r, s in zip(with_text, sketches, strict=True)]
+                    pq.write_table(
+                        pa.Table.from_pylist(index, schema=index_schema(config)), f"{out}/signatures.parquet"
+                    )
+                cpu["dedup"], docs["dedup"] = c.seconds, len(with_text)
+                clusters["near_duplicates"] = sum(1 for r in with_text if r.get("near_duplicate"))
+                clusters["exact_duplicates"] = sum(1 for r in with_text if r.get("exact_duplicate"))
+                clusters["url_duplicates"] = sum(1 for r in with_text if r.get("url_duplicate"))
+
+    if "estimates" not in skip:
+        with Clock() as c:
+            n = estimate_shares([r for r in rows if r.get("status") != STATUS_FAILED], thresholds)
+        cpu["estimates"], docs["estimates"] = c.seconds, n
 
     statuses: dict[str, int] = defaultdict(int)
     for row in rows:
@@ -231,10 +266,60 @@ def bare(
         "docs": docs,
         "pipeline_cpu_s": sum(cpu[s] for s in PIPELINE_STAGES),
         "status": dict(statuses),
+        "dedup": clusters,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "child_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         "notes": notes,
     }
+
+
+def estimate_shares(rows: list[dict], thresholds) -> int:
+    """EstimateSyntheticShare without Beam (this run's pre_llm documents as the reference, as `pristine run`
+    without --synthetic-reference): each row decided for its cohort and counted, the counts summed per
+    (crawl, domain, cohort), the per-domain estimates and the per-crawl and per-cohort ones. Returns the
+    documents counted."""
+    import numpy as np
+
+    from transforms.decide import decide
+    from transforms.synthetic.beam import estimate_domain, passes_quality
+    from transforms.synthetic.population import (
+        MIN_REFERENCE_DOCS,
+        OWN_PRE_LLM,
+        REFERENCE_OWN_PRE_LLM,
+        add_parts,
+        group_estimate,
+        row_vector,
+        shipped_bins,
+    )
+
+    bins = shipped_bins()
+    counts: dict = {}
+    for row in rows:
+        decided = decide(row, thresholds)
+        key = (row.get("crawl"), row.get("domain"), decided.get("cohort"))
+        v = row_vector(row, bins, passes_quality(decided))
+        counts[key] = v if key not in counts else counts[key] + v
+    reference: dict = {}
+    for (_, domain, cohort), v in counts.items():
+        if cohort == "pre_llm":
+            reference[domain] = v if domain not in reference else reference[domain] + v
+    pool_vector = np.sum(list(reference.values()), axis=0) if reference else None
+    pool = None
+    if pool_vector is not None and pool_vector[1 : 1 + bins.n_bins].sum() >= MIN_REFERENCE_DOCS:
+        pool = {"vector": pool_vector, "label": OWN_PRE_LLM, "kind": REFERENCE_OWN_PRE_LLM}
+    later = {crawl: True for crawl, _, cohort in counts if cohort != "pre_llm"}
+    targets: dict = {}
+    for (crawl, domain, cohort), v in counts.items():
+        targets.setdefault(domain, []).append((crawl, cohort, v))
+    parts: dict = {}
+    for domain, target in targets.items():
+        joined = (domain, {"target": target, "reference": [reference[domain]] if domain in reference else []})
+        for _record, record_parts in estimate_domain(joined, bins=bins, pool=pool, later=later):
+            for key, part in record_parts:
+                parts.setdefault(key, []).append(part)
+    for part in parts.values():
+        group_estimate(add_parts(part), bins)
+    return len(rows)
 
 
 def readers(corpus: Path, files: int | None) -> dict:

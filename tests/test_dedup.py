@@ -563,6 +563,23 @@ def test_giant_bucket_is_capped_and_counted(passages):
     assert len(clustered) >= 20 and len({r["dup_cluster_id"] for r in clustered}) == 1
 
 
+def test_the_one_machine_reference_decides_like_the_beam_transform(corpus, deduplicated, passages):
+    """deduplicate_reference (the benchmark's bare loop) gives every row the columns Deduplicate gives it: on
+    the corpus of every case, and on a capped giant bucket."""
+    import copy
+
+    rows, _ = corpus
+    out, _ = deduplicated
+    reference = dedup.deduplicate_reference(copy.deepcopy(rows), DedupConfig())
+    assert columns({r["id"]: r for r in reference}) == columns(out)
+    assert any(r["near_duplicate"] for r in reference) and any(r["url_duplicate"] for r in reference)
+    template = document(passages, 150, 4)
+    pages = [row(f"page-{i:02d}", edit_words(template, 1, seed=i)) for i in range(30)]
+    config = DedupConfig(max_bucket_size=5)
+    reference = dedup.deduplicate_reference(copy.deepcopy(pages), config)
+    assert columns({r["id"]: r for r in reference}) == columns(run(pages, config=config))
+
+
 def test_cross_snapshot_index_names_the_earlier_document(passages, tmp_path):
     index = str(tmp_path / "index-2019")
     earlier = [

@@ -35,6 +35,7 @@ from transforms.dedup.minhash import (
     normalize_lines,
     signature_dtype,
     signatures_from_hashes,
+    sketch_similarity,
     text_hash,
     text_id,
     verification_sketch,
@@ -710,3 +711,88 @@ def verdict_columns(row: dict, verdict: tuple | None) -> dict:
         duplicate_of_crawl=root_crawl,
     )
     return cols
+
+
+# --------------------------------------------------------------------------------------------------
+# The whole of dedup on one machine
+# --------------------------------------------------------------------------------------------------
+
+
+def deduplicate_reference(
+    rows: Sequence[dict], config: DedupConfig, memo: TextMemo | None = None
+) -> list[dict]:
+    """What ``Deduplicate`` makes of `rows` (one run, no earlier index), in one process: the same functions
+    in plain loops, for tests and the benchmark's bare loop. Rows with text get the dedup columns in place;
+    returns `rows`."""
+    todo = [r for r in rows if has_text(r)]
+    sketches = sketch_rows(todo, config, memo)
+    # URL dedup: the older fetches of a URL leave content dedup and name the newest
+    fetches: dict = {}
+    for s in sketches:
+        if s.url_key is not None:
+            fetches.setdefault(s.url_key, set()).add((s.fetch_ts, s.id64, s.text_id))
+    verdicts: dict = {}
+    excluded, newest_of = set(), {}
+    for group in fetches.values():
+        if len(group) > 1:
+            newest = newest_fetch(group)
+            for _ts, id64, _text in group:
+                if id64 != newest[1]:
+                    excluded.add(id64)
+                    newest_of.setdefault(newest[2], set()).add((newest[1], id64))
+    # LSH buckets -> candidate pairs of distinct texts
+    buckets: dict = {}
+    for s in sketches:
+        for b in s.buckets:
+            buckets.setdefault(b, set()).add(s.text_id)
+    partners: dict = {}
+    for key, texts in buckets.items():
+        if len(texts) > 1:
+            for a, b in bucket_pairs(bucket_members(key, texts, config.max_bucket_size), config.small_bucket):
+                partners.setdefault(a, set()).add(b)
+                partners.setdefault(b, set()).add(a)
+    # per distinct text: URL verdicts, exact edges to its highest-priority document, pair sides
+    docs_of: dict = {}
+    for s in sketches:
+        docs_of.setdefault(s.text_id, set()).add((s.node, s.check, s.info))
+    edges, info_of, sides = [], {}, {}
+    for text, docs in docs_of.items():
+        if text in newest_of:
+            by_id = {node_id64(node): info for node, _, info in docs}
+            for newest, older in sorted(newest_of[text]):
+                verdicts.setdefault(older, []).append((URL, by_id[newest]))
+        by_node: dict = {}
+        for d in sorted(docs, key=lambda d: (d[0], d[1], repr(d[2]))):
+            if node_id64(d[0]) not in excluded:
+                by_node.setdefault(d[0], d)
+        kept = list(by_node.values())
+        if not kept:
+            continue
+        rep_node, rep_check, _ = kept[0]
+        if len(kept) > 1 or partners.get(text):
+            info_of.update((node, info) for node, _, info in kept)
+        edges += [(node, rep_node) for node, _, _ in kept[1:]]
+        for other in partners.get(text, ()):
+            sides.setdefault((min(text, other), max(text, other)), {})[text] = (rep_node, rep_check)
+    # verified near edges
+    for pair in sides.values():
+        if len(pair) == 2:
+            (node_a, check_a), (node_b, check_b) = pair.values()
+            if config.verify == "none" or sketch_similarity(check_a, check_b) >= config.min_similarity:
+                edges.append((node_a, node_b))
+    # connected components -> a verdict for every member of a cluster
+    roots, _ = components_reference(edges, config.rounds)
+    members: dict = {}
+    for node, root in roots.items():
+        members.setdefault(root, []).append(node)
+    for root, nodes in members.items():
+        size, info, root_info = len(nodes) + 1, info_of.get(root), decode_node(root)
+        if root not in roots:  # else an unconverged component: this node's own verdict comes from its root
+            verdicts.setdefault(root_info.id64, []).append((CLUSTER, root, size, False, info))
+        for node in nodes:
+            member = decode_node(node)
+            exact = member.text_id == root_info.text_id
+            verdicts.setdefault(member.id64, []).append((CLUSTER, root, size, exact, info))
+    for row, s in zip(todo, sketches, strict=True):
+        row.update(verdict_columns(row, min(verdicts[s.id64]) if s.id64 in verdicts else None))
+    return rows
