@@ -284,7 +284,8 @@ def test_components_converge_on_chains_and_match_union_find():
     assert roots == {node: find(node) for node in parent if find(node) != node}
 
 
-def test_buckets_are_the_same_whatever_the_bundles_and_copies():
+@pytest.mark.parametrize("small", [0, dedup.SMALL_SHARD])  # grouped by numpy, by Python
+def test_buckets_are_the_same_whatever_the_bundles_and_copies(small):
     """Entries packed per shard by any split of the documents (and copies of a text) give the same buckets."""
     texts = [dedup.text_id(bytes([i]) * 16) for i in range(50)]
     rng = random.Random(0)
@@ -300,7 +301,9 @@ def test_buckets_are_the_same_whatever_the_bundles_and_copies():
                     b % dedup.BUCKET_SHARDS == shard for b in np.frombuffer(packed, "<u8")[::2].tolist()
                 )
                 shards.setdefault(shard, []).append(packed)
-        return {key: members for packs in shards.values() for key, members in dedup.bucket_groups(packs)}
+        return {
+            key: members for packs in shards.values() for key, members in dedup.bucket_groups(packs, small)
+        }
 
     expected = buckets([docs])
     # the one bucket every text shares, each text once; buckets of one text are skipped
@@ -309,7 +312,12 @@ def test_buckets_are_the_same_whatever_the_bundles_and_copies():
         shuffled = docs[:]
         random.Random(seed).shuffle(shuffled)
         assert buckets([shuffled[i::3] for i in range(3)]) == expected
-    assert dedup.pack_bucket_entries([], []) == [] and list(dedup.bucket_groups([])) == []
+    assert dedup.pack_bucket_entries([], []) == [] and list(dedup.bucket_groups([], small)) == []
+    # many entries in one shard, in several packs with repeats: both ways group them alike
+    rng = np.random.default_rng(0)
+    bs, ts = rng.integers(0, 300, 2000), rng.integers(0, 1 << 63, 2000, dtype=np.uint64)
+    packs = [p for i in range(3) for _, p in dedup.pack_bucket_entries(bs[i * 600 :], ts[i * 600 :])]
+    assert list(dedup.bucket_groups(packs, small)) == list(dedup.bucket_groups(packs, 0 if small else 10**9))
     kept = sorted(texts)
     members = dedup.bucket_members(12345, kept, cap=8)
     assert len(members) == 8 and members == sorted(members)
