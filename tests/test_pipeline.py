@@ -256,6 +256,56 @@ def test_parquet_input_end_to_end(tmp_path, shared_data):
         assert r["text"] == bodies[int(r["id"].split("-")[1])]["articleBody"]
 
 
+def test_rows_cross_stages_in_the_document_row_coder(tmp_path):
+    """Document rows between stages (dedup's read-back, decide, the sink's keys and groups) are encoded by
+    DocumentRowCoder, which keeps every value as it was: UTC datetimes as 8 bytes, others pickled."""
+    import datetime as dt
+    import zoneinfo
+
+    import apache_beam as beam
+    from apache_beam.runners import pipeline_context
+
+    from pipeline import graph
+    from pipeline.options import PristineOptions, parse
+    from transforms.beam_util import DocumentRowCoder
+
+    row = {
+        "id": "a",
+        "fetch_date": dt.datetime(2024, 5, 1, 3, 4, 5, 123456, tzinfo=dt.UTC),
+        "first_seen_date": dt.datetime(1960, 1, 1, tzinfo=dt.UTC),
+        "naive": dt.datetime(2020, 1, 1),
+        "paris": dt.datetime(2020, 1, 1, tzinfo=zoneinfo.ZoneInfo("Europe/Paris")),
+        "failed_rules": ["too_short"],
+        "lang_score": 0.5,
+        "title": None,
+    }
+    coder = DocumentRowCoder()
+    back = coder.decode(coder.encode(row))
+    assert back == row and [type(v) for v in back.values()] == [type(v) for v in row.values()]
+    assert back["fetch_date"].tzinfo is dt.UTC and back["paris"].tzinfo == row["paris"].tzinfo
+    assert len(coder.encode(row)) < len(beam.coders.FastPrimitivesCoder().encode(row))
+
+    sample = WARC_SAMPLES / "commoncrawl" / "whirlwind.warc.gz"
+    opts = parse(["--input", str(sample), "--output", str(tmp_path / "out")])
+    p = beam.Pipeline(options=opts)
+    graph.build(p, opts.view_as(PristineOptions), str(tmp_path / "staging"))
+    proto = p.to_runner_api()
+    context = pipeline_context.PipelineContext(proto.components)
+    coders = {
+        t.unique_name: repr(context.coders.get_by_id(proto.components.pcollections[pc].coder_id))
+        for t in proto.components.transforms.values()
+        for pc in t.outputs.values()
+    }
+    for name in (
+        "deduplicate/read rows back with dedup columns",
+        "decide/decide",
+        "write parquet/key by partition",
+        "write parquet/assign file",
+        "write parquet/group rows per file",
+    ):
+        assert "DocumentRowCoder" in coders[name], (name, coders[name])
+
+
 @pytest.mark.parametrize("input_format", ["warc", "jsonl"])
 def test_graph_passes_beams_type_check(tmp_path, input_format):
     """`pristine run` turns Beam's construction-time type check off (pipeline/options.py): here the whole

@@ -5,7 +5,7 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from transforms.beam_util import dead_letter, stage_clock
+from transforms.beam_util import DocumentRow, dead_letter, of_type, stage_clock
 from transforms.decide.rules import decide
 from transforms.decide.thresholds import as_config, thresholds_from_config
 from transforms.schema import STATUS_FAILED
@@ -65,4 +65,4 @@ class Decide(beam.PTransform):
                 # estimate -> ((crawl, domain), True) for content farms only: a small side input
                 | "farm keys" >> beam.Map(lambda r: ((r["crawl"], r["domain"]), True))
             )
-        return scored | "decide" >> beam.ParDo(DecideFn(self.config), farms=farms)
+        return of_type(scored | "decide" >> beam.ParDo(DecideFn(self.config), farms=farms), DocumentRow)

@@ -27,6 +27,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindows
 
+from transforms.beam_util import DocumentRow, of_type
 from transforms.dedup.clusters import (
     BUCKET_FLUSH,
     CLUSTER,
@@ -690,13 +691,14 @@ class Deduplicate(beam.PTransform):
             | "verdicts to row files" >> beam.CoGroupByKey()
             | "locate verdicts" >> beam.ParDo(LocateVerdicts())
         )
-        deduplicated = (
+        deduplicated = of_type(
             {
                 "paths": sketched[SketchDocuments.SPILLS],
                 "verdicts": self._bytes(located, "file_verdicts"),
             }
             | "verdicts per spill file" >> beam.CoGroupByKey()
-            | "read rows back with dedup columns" >> beam.ParDo(AddDedupColumns())
+            | "read rows back with dedup columns" >> beam.ParDo(AddDedupColumns()),
+            DocumentRow,
         )
         _ = (
             deduplicated.pipeline

@@ -13,8 +13,9 @@ import apache_beam as beam
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
+from apache_beam.typehints import Iterable, Tuple
 
-from transforms.beam_util import STAGE_TIME
+from transforms.beam_util import STAGE_TIME, DocumentRow, of_type
 from transforms.schema import to_table
 from transforms.sink.layout import (
     DEFAULT_ROWS_PER_FILE,
@@ -71,8 +72,10 @@ class WriteDocuments(beam.PTransform):
 
     def expand(self, rows):
         output_dir, rows_per_file, metadata = self.output_dir, self.rows_per_file, self.metadata
-        # row -> (partition, row)
-        partition_to_row = rows | "key by partition" >> beam.Map(lambda r: (partition_of(r), r))
+        # row -> (partition, row); rows cross stages in DocumentRowCoder
+        partition_to_row = of_type(
+            rows | "key by partition" >> beam.Map(lambda r: (partition_of(r), r)), Tuple[str, DocumentRow]
+        )
         # partition -> number of rows, as a small side input
         partition_to_count = partition_to_row | "count rows per partition" >> beam.combiners.Count.PerKey()
 
@@ -81,13 +84,18 @@ class WriteDocuments(beam.PTransform):
             n = shard_count(counts[partition], rows_per_file)
             return (partition, shard_of(row["id"], n), n), row
 
-        return (
+        file_key = Tuple[str, int, int]
+        # (partition, shard, shards) -> row
+        file_to_row = of_type(
             partition_to_row
-            # (partition, shard, shards) -> row
-            | "assign file" >> beam.Map(to_shard, counts=beam.pvalue.AsDict(partition_to_count))
-            | "group rows per file" >> beam.GroupByKey()
-            | "write parquet file"
-            >> beam.MapTuple(lambda key, group: write_partition_file(output_dir, *key, group, metadata))
+            | "assign file" >> beam.Map(to_shard, counts=beam.pvalue.AsDict(partition_to_count)),
+            Tuple[file_key, DocumentRow],
+        )
+        grouped = of_type(
+            file_to_row | "group rows per file" >> beam.GroupByKey(), Tuple[file_key, Iterable[DocumentRow]]
+        )
+        return grouped | "write parquet file" >> beam.MapTuple(
+            lambda key, group: write_partition_file(output_dir, *key, group, metadata)
         )
 
 
