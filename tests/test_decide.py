@@ -117,6 +117,22 @@ def test_float32_signal_at_its_threshold_passes():
     assert failed_rules(scored(lang_score=float(np.float32(0.31))), th) == ["dup"]
 
 
+def test_values_round_to_float32_as_numpy_rounds_them():
+    import math
+    import random
+
+    import numpy as np
+
+    from transforms.decide.rules import _float32
+
+    rng = random.Random(0)
+    values = [rng.uniform(-1e6, 1e6) for _ in range(2000)] + [rng.random() for _ in range(2000)]
+    values += [0.3, 1 / 3, 3e38, 3.5e38, 1e39, -1e39, math.inf, -math.inf, 1e-40, 1e-46, 0.0, -0.0]
+    with np.errstate(over="ignore"):
+        assert [_float32(v) for v in values] == [float(np.float32(v)) for v in values]
+    assert math.isnan(_float32(math.nan))
+
+
 def test_cohort_from_first_seen_else_fetch_date():
     import datetime as dt
 

@@ -8,6 +8,8 @@ are passed through untouched: a failure is not a quality judgement.
 from __future__ import annotations
 
 import datetime
+import functools
+import struct
 
 import numpy as np
 
@@ -45,12 +47,25 @@ def _fails(rule: Rule, row: dict, th: Thresholds) -> bool:
     if isinstance(value, float):
         # Float columns are float32 in Parquet: compare in float32, so that a value decides the same before
         # and after a Parquet round trip (recurate), and 3/10 (0.30000001) does not fail max=0.3.
-        value, low, high = _float32(value), _float32(low), _float32(high)
+        value, low, high = _float32(value), _bound32(low), _bound32(high)
     return (low is not None and value < low) or (high is not None and value > high)
 
 
-def _float32(bound: float | None) -> float | None:
-    return None if bound is None else float(np.float32(bound))
+_F32 = struct.Struct("<f")
+
+
+def _float32(value: float) -> float:
+    """`value` rounded to float32 as numpy rounds it (a struct round trip: 160 ns against numpy's 380)."""
+    try:
+        return _F32.unpack(_F32.pack(value))[0]
+    except OverflowError:  # beyond float32's range: numpy's infinity
+        return float(np.float32(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _bound32(bound: float | None) -> float | None:
+    """A rule's bound in float32 (a config holds few distinct bounds)."""
+    return None if bound is None else _float32(bound)
 
 
 def cohort_of(row: dict, cutoff: datetime.date) -> str | None:
