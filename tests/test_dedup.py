@@ -284,6 +284,33 @@ def test_components_converge_on_chains_and_match_union_find():
     assert roots == {node: find(node) for node in parent if find(node) != node}
 
 
+def test_beam_components_match_the_reference_and_stop_once_converged():
+    """ConnectedComponents on the FnApiRunner gives the stars components_reference gives (a shuffled chain
+    of 60 nodes and random small components), each edge once, also through the rounds after convergence."""
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from transforms.dedup.beam import ConnectedComponents
+
+    order = list(range(60))
+    random.Random(2).shuffle(order)
+    edges = [((order[i],), (order[i + 1],)) for i in range(59)]
+    rng = random.Random(3)
+    edges += [((100 + rng.randrange(80),), (100 + rng.randrange(80),)) for _ in range(60)]
+    roots, rounds = dedup.components_reference(edges, 20)
+    assert 2 < rounds < 12  # converges before the last round: the later ones only forward
+    p = beam.Pipeline(options=PipelineOptions(flags=[], runner="FnApiRunner"))
+    stars = p | beam.Create(edges) | ConnectedComponents(12)
+    assert_that(stars, equal_to(sorted(roots.items())))
+    result = p.run()
+    result.wait_until_finish()
+    changed = {
+        r.key.metric.name
+        for r in result.metrics().query(MetricsFilter().with_namespace("dedup"))["counters"]
+        if r.key.metric.name.startswith("components_round_") and r.committed
+    }
+    assert changed == {f"components_round_{i:02d}_changes" for i in range(1, rounds + 1)}
+
+
 @pytest.mark.parametrize("small", [0, dedup.SMALL_SHARD])  # grouped by numpy, by Python
 def test_buckets_are_the_same_whatever_the_bundles_and_copies(small):
     """Entries packed per shard by any split of the documents (and copies of a text) give the same buckets."""

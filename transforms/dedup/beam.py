@@ -536,9 +536,10 @@ class ConnectedComponents(beam.PTransform):
     """edges (a, b) -> star edges (node, smallest node of its component), for every node with an edge.
 
     Up to ``rounds`` alternating large-star / small-star rounds (Kiveris et al., SoCC 2014), unrolled (a Beam
-    graph is static). Each bundle of a round that re-wires edges says so (one count per bundle); once a round
-    re-wires none, the following rounds forward the edges without a shuffle (the counts reach them as
-    iterable side inputs: both empty means converged). Three fused stages per round: no global combine.
+    graph is static), two fused stages per round and no global combine. Each bundle of a round that re-wires
+    edges says so (one count per bundle); the next round's large-star reads those counts as iterable side
+    inputs: both empty means the components converged, and it sends the edges it was handed to the output
+    instead of on, so later rounds shuffle nothing.
     """
 
     def __init__(self, rounds: int, measure: bool = False):
@@ -547,31 +548,29 @@ class ConnectedComponents(beam.PTransform):
         self.measure = measure
 
     def expand(self, edges):
-        # (a, b) -> (larger, smaller)
-        edges = edges | "canonical edges" >> beam.MapTuple(canonical_edge)
-        converged, changed = [], None
+        # (a, b) -> (larger, smaller) -> both directions
+        both = (
+            edges
+            | "canonical edges" >> beam.MapTuple(canonical_edge)
+            | "round 1: both directions" >> beam.FlatMapTuple(both_directions)
+        )
+        converged, changed = [], ()
         for i in range(1, self.rounds + 1):
-            if changed is not None:
-                # a converged round's edges skip the remaining shuffles
-                routed = edges | f"round {i}: converged?" >> beam.ParDo(
-                    _RouteConverged(), *(beam.pvalue.AsIter(c) for c in changed)
-                ).with_outputs("done", main="todo")
-                converged.append(routed.done)
-                edges = routed.todo
-            counter = Metrics.counter("dedup", f"components_round_{i:02d}_changes")
-            both = edges | f"round {i}: both directions" >> beam.FlatMapTuple(
-                lambda hi, lo: ((hi, lo), (lo, hi))
-            )
             if self.measure:
                 both = both | f"round {i}: bytes" >> beam.ParDo(CountShuffleBytes("components"))
+            counter = Metrics.counter("dedup", f"components_round_{i:02d}_changes")
             large = (
                 both
                 # -> (node, all neighbours)
                 | f"round {i}: neighbours" >> beam.GroupByKey()
-                # -> (larger neighbour, smallest of the neighbourhood); changes on 'changes'
+                # -> (larger neighbour, smallest of the neighbourhood); changes on 'changes'; the edges as
+                # they are on 'done' once the previous round changed nothing
                 | f"round {i}: large-star"
-                >> beam.ParDo(_LargeStar(counter)).with_outputs("changes", main="edges")
+                >> beam.ParDo(_LargeStar(counter), *(beam.pvalue.AsIter(c) for c in changed)).with_outputs(
+                    "changes", "done", main="edges"
+                )
             )
+            converged.append(large.done)
             small = (
                 large.edges
                 # -> (node, smaller neighbours)
@@ -579,21 +578,15 @@ class ConnectedComponents(beam.PTransform):
                 | f"round {i}: small-star"
                 >> beam.ParDo(_SmallStar(counter)).with_outputs("changes", main="edges")
             )
-            edges = small.edges
             changed = (large.changes, small.changes)
-        return (*converged, edges) | "final star edges" >> beam.Flatten()
+            if i < self.rounds:
+                both = small.edges | f"round {i + 1}: both directions" >> beam.FlatMapTuple(both_directions)
+        return (*converged, small.edges) | "final star edges" >> beam.Flatten()
 
 
-class _RouteConverged(beam.DoFn):
-    """Edges go on to the next round's shuffle while the previous round changed anything, else to "done"."""
-
-    def start_bundle(self):
-        self.converged = None
-
-    def process(self, edge, *changes):
-        if self.converged is None:  # the side inputs are the same for every edge: read them once per bundle
-            self.converged = all(next(iter(c), None) is None for c in changes)
-        yield beam.pvalue.TaggedOutput("done", edge) if self.converged else edge
+def both_directions(hi, lo):
+    """An edge -> (node, neighbour) for both of its ends."""
+    return (hi, lo), (lo, hi)
 
 
 class _StarRound(beam.DoFn):
@@ -612,8 +605,22 @@ class _StarRound(beam.DoFn):
 
 
 class _LargeStar(_StarRound):
-    def process(self, element):
+    """Large-star, or, when the previous round's change counts (side inputs) are all empty, each edge of the
+    node's neighbourhood once, as (larger, smaller), on "done"."""
+
+    def start_bundle(self):
+        super().start_bundle()
+        self.converged = None
+
+    def process(self, element, *changes):
         node, neighbors = element
+        if self.converged is None:  # the side inputs are the same for the whole bundle: read them once
+            self.converged = bool(changes) and all(next(iter(c), None) is None for c in changes)
+        if self.converged:
+            for m in neighbors:
+                if m < node:
+                    yield beam.pvalue.TaggedOutput("done", (node, m))
+            return
         out = large_star(node, neighbors)
         self.changes += sum(1 for _, m in out if m != node)
         yield from out
