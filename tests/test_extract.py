@@ -313,8 +313,17 @@ def test_idle_child_is_stopped_and_started_again_on_the_next_page():
     with Extractor("resiliparse", idle_close_s=None) as keeps:
         keeps.extract(ARTICLE)
         pid = keeps.child_pid
+        keeps.idle_soon(0.1)
         time.sleep(1.5)
         assert keeps.child_pid == pid and keeps.idle_closes == 0
+    # at a bundle's end (idle_soon) the child goes after 0.3 s without a page instead of 30 s
+    with Extractor("resiliparse", idle_close_s=30.0) as extractor:
+        extractor.extract(ARTICLE)
+        pid = extractor.child_pid
+        extractor.idle_soon(0.3)
+        assert extractor.child_pid == pid  # not at once
+        assert _wait_gone(pid, 3.0) and extractor.idle_closes == 1
+        assert extractor.extract(ARTICLE).text == first.text and extractor.starts == 2
 
 
 _ORPHAN_SCRIPT = """

@@ -85,6 +85,9 @@ STARTUP_TIMEOUT_S = 120.0
 # dedup and writing. In steady extraction the child never idles this long; a worker that waits between
 # bundles pays at most one restart per IDLE_CLOSE_S of idling.
 IDLE_CLOSE_S = 5.0
+# After a bundle, whose successor may be a while coming (on the local runner a stage is one bundle: never),
+# a child is stopped after this much idling instead: back-to-back bundles still keep it.
+BUNDLE_END_IDLE_S = 1.0
 
 # trafilatura settings, picked on the AEB (F1 / precision / recall; pages per second in one process, with
 # title and date; reproduce a row with `python -m pipeline.evaluate.extraction aeb --in-process --set KEY=VALUE ...`):
@@ -589,6 +592,11 @@ class Extractor:
             return
         with lock:
             self._stop_child(polite=True)
+
+    def idle_soon(self, idle_s: float = BUNDLE_END_IDLE_S) -> None:
+        """Stop the child once it has had no page for `idle_s` from now, if that comes before idle_close_s."""
+        if self.idle_close_s is not None and self._process is not None:
+            self._last_used = min(self._last_used, time.monotonic() - max(self.idle_close_s - idle_s, 0.0))
 
     def _close_if_idle(self, now: float) -> None:
         """Stop the child if it has had no page for idle_close_s (never while a page is being extracted)."""

@@ -188,6 +188,8 @@ class ExtractTextFn(beam.DoFn):
             while self.pending:
                 for row in self.collect(wait_for_one=True):
                     yield GlobalWindows.windowed_value(row)
+        for extractor in self.extractors:  # the next bundle may be a while: free the children's memory sooner
+            extractor.idle_soon()
 
     def finish(self, row, result, reused: bool, shared: bool) -> dict:
         """The row with its extraction's columns (or failed), counted."""
