@@ -230,8 +230,8 @@ class DedupConfig:
                      in its size, but each is verified)
     small_bucket     buckets of up to this many texts pair every two; larger ones pair each text with the
                      first and with its predecessor (see bucket_pairs)
-    rounds           most large-star / small-star rounds (rounds after convergence forward their edges
-                     without a shuffle)
+    rounds           most large-star / small-star rounds (after convergence, the next round's large-star
+                     sends the edges to the output: later rounds shuffle nothing)
     """
 
     ngram: int = 5
