@@ -32,10 +32,8 @@ from transforms.dedup.clusters import (
     BUCKET_FLUSH,
     CLUSTER,
     EXCLUDE,
-    NEWEST,
     TIER_CURRENT,
     TIER_EARLIER,
-    URL,
     DedupConfig,
     bucket_groups,
     bucket_members,
@@ -49,14 +47,14 @@ from transforms.dedup.clusters import (
     index_record,
     index_schema,
     large_star,
-    newest_fetch,
-    node_id64,
     node_tier,
     pack_bucket_entries,
     pack_row,
+    resolve_text,
     sketch_rows,
     small_star,
     unpack_row,
+    url_marks,
     verdict_columns,
 )
 from transforms.dedup.minhash import (
@@ -154,15 +152,10 @@ class KeepNewestFetch(beam.DoFn):
 
     def process(self, element):
         _, fetches = element
-        fetches = set(fetches)
-        if len(fetches) < 2:
-            return
-        newest = newest_fetch(fetches)
-        for _ts, id64, text in fetches:
-            if id64 != newest[1]:
+        for text, mark in url_marks(fetches):
+            if mark[0] == EXCLUDE:
                 self.url_duplicates.inc()
-                yield text, (EXCLUDE, id64)
-                yield newest[2], (NEWEST, newest[1], id64)
+            yield text, mark
 
 
 class BucketEntries:
@@ -253,36 +246,15 @@ class ResolveText(beam.DoFn):
 
     def process(self, element):
         text, grouped = element
-        docs = set(grouped["docs"])
-        excluded, newest_of = set(), []
-        for mark in grouped["marks"]:
-            if mark[0] == EXCLUDE:
-                excluded.add(mark[1])
-            else:
-                newest_of.append(mark)
-        if newest_of:
-            info_of = {node_id64(node): info for node, _, info in docs}
-            for _, newest, older in sorted(set(newest_of)):
-                yield beam.pvalue.TaggedOutput(self.VERDICTS, (older, (URL, info_of[newest])))
-        # one entry per node (a repeated id: the same one on every runner), highest priority first
-        by_node: dict = {}
-        for d in sorted(docs, key=lambda d: (d[0], d[1], repr(d[2]))):
-            if node_id64(d[0]) not in excluded:
-                by_node.setdefault(d[0], d)
-        docs = list(by_node.values())
-        if docs:
-            yield from self._resolve(text, docs, set(grouped["partners"]))
-
-    def _resolve(self, text, docs, partners):
-        rep_node, rep_check, _ = docs[0]
-        if len(docs) > 1 or partners:
-            for node, _, info in docs:
-                yield beam.pvalue.TaggedOutput(self.INFOS, (node, (LabelClusters.INFO, info)))
-        for node, _, _ in docs[1:]:
+        resolved = resolve_text(text, grouped["docs"], grouped["marks"], grouped["partners"])
+        for verdict in resolved.url_verdicts:
+            yield beam.pvalue.TaggedOutput(self.VERDICTS, verdict)
+        for node, info in resolved.infos:
+            yield beam.pvalue.TaggedOutput(self.INFOS, (node, (LabelClusters.INFO, info)))
+        for edge in resolved.exact_edges:
             self.exact.inc()
-            yield beam.pvalue.TaggedOutput(self.EDGES, (node, rep_node))
-        for other in partners:
-            yield (min(text, other), max(text, other)), (rep_node, rep_check)
+            yield beam.pvalue.TaggedOutput(self.EDGES, edge)
+        yield from resolved.sides
 
 
 class VerifyPairs(beam.DoFn):

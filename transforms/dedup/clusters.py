@@ -537,6 +537,64 @@ def newest_fetch(fetches: Iterable[tuple[int, int, int]]) -> tuple[int, int, int
 EXCLUDE, NEWEST = 0, 1  # (EXCLUDE, id64): an older fetch of a URL; (NEWEST, id64, older id64): name it
 
 
+def url_marks(fetches: Iterable[tuple[int, int, int]]) -> list[tuple[int, tuple]]:
+    """(fetch ts, id64, text id) fetches of one URL -> (text id, mark) for each older fetch: EXCLUDE keyed by
+    its own text (it leaves content dedup), NEWEST keyed by the newest's text (whose group knows its names)."""
+    fetches = set(fetches)
+    if len(fetches) < 2:
+        return []
+    newest = newest_fetch(fetches)
+    out = []
+    for _ts, id64, text in fetches:
+        if id64 != newest[1]:
+            out += [(text, (EXCLUDE, id64)), (newest[2], (NEWEST, newest[1], id64))]
+    return out
+
+
+class ResolvedText(NamedTuple):
+    """What one distinct text contributes to the verdicts and the graph (``resolve_text``)."""
+
+    url_verdicts: list  # (older fetch's id64, (URL, the newest fetch's info))
+    infos: list  # (node, info) of its documents, when they are in an exact group or a candidate pair
+    exact_edges: list  # (member node, representative node)
+    sides: list  # ((smaller text id, larger), (representative node, check)) per candidate partner
+
+
+def resolve_text(
+    text: int, docs: Iterable[tuple], marks: Iterable[tuple], partners: Iterable[int]
+) -> ResolvedText:
+    """One distinct text's documents ((node, check, info)), URL marks and candidate partners -> its URL
+    verdicts and, for its documents that are not older fetches of a URL, the exact edges to the
+    highest-priority one, which also stands for the text in its candidate pairs."""
+    docs = set(docs)
+    excluded, newest_of = set(), []
+    for mark in marks:
+        if mark[0] == EXCLUDE:
+            excluded.add(mark[1])
+        else:
+            newest_of.append(mark)
+    url_verdicts = []
+    if newest_of:
+        info_of = {node_id64(node): info for node, _, info in docs}
+        url_verdicts = [(older, (URL, info_of[newest])) for _, newest, older in sorted(set(newest_of))]
+    # one entry per node (a repeated id: the same one on every runner), highest priority first
+    by_node: dict = {}
+    for d in sorted(docs, key=lambda d: (d[0], d[1], repr(d[2]))):
+        if node_id64(d[0]) not in excluded:
+            by_node.setdefault(d[0], d)
+    kept = list(by_node.values())
+    if not kept:
+        return ResolvedText(url_verdicts, [], [], [])
+    partners = set(partners)
+    rep_node, rep_check, _ = kept[0]
+    return ResolvedText(
+        url_verdicts,
+        [(node, info) for node, _, info in kept] if len(kept) > 1 or partners else [],
+        [(node, rep_node) for node, _, _ in kept[1:]],
+        [((min(text, other), max(text, other)), (rep_node, rep_check)) for other in partners],
+    )
+
+
 # --------------------------------------------------------------------------------------------------
 # Buckets: (bucket id, text id) entries, packed per shard of bucket ids
 # --------------------------------------------------------------------------------------------------
@@ -750,16 +808,11 @@ def deduplicate_reference(
     fetches: dict = {}
     for s in sketches:
         if s.url_key is not None:
-            fetches.setdefault(s.url_key, set()).add((s.fetch_ts, s.id64, s.text_id))
-    verdicts: dict = {}
-    excluded, newest_of = set(), {}
+            fetches.setdefault(s.url_key, []).append((s.fetch_ts, s.id64, s.text_id))
+    marks: dict = {}
     for group in fetches.values():
-        if len(group) > 1:
-            newest = newest_fetch(group)
-            for _ts, id64, _text in group:
-                if id64 != newest[1]:
-                    excluded.add(id64)
-                    newest_of.setdefault(newest[2], set()).add((newest[1], id64))
+        for text, mark in url_marks(group):
+            marks.setdefault(text, []).append(mark)
     # LSH buckets -> candidate pairs of distinct texts
     buckets: dict = {}
     for s in sketches:
@@ -774,30 +827,22 @@ def deduplicate_reference(
     # per distinct text: URL verdicts, exact edges to its highest-priority document, pair sides
     docs_of: dict = {}
     for s in sketches:
-        docs_of.setdefault(s.text_id, set()).add((s.node, s.check, s.info))
+        docs_of.setdefault(s.text_id, []).append((s.node, s.check, s.info))
+    verdicts: dict = {}
     edges, info_of, sides = [], {}, {}
     for text, docs in docs_of.items():
-        if text in newest_of:
-            by_id = {node_id64(node): info for node, _, info in docs}
-            for newest, older in sorted(newest_of[text]):
-                verdicts.setdefault(older, []).append((URL, by_id[newest]))
-        by_node: dict = {}
-        for d in sorted(docs, key=lambda d: (d[0], d[1], repr(d[2]))):
-            if node_id64(d[0]) not in excluded:
-                by_node.setdefault(d[0], d)
-        kept = list(by_node.values())
-        if not kept:
-            continue
-        rep_node, rep_check, _ = kept[0]
-        if len(kept) > 1 or partners.get(text):
-            info_of.update((node, info) for node, _, info in kept)
-        edges += [(node, rep_node) for node, _, _ in kept[1:]]
-        for other in partners.get(text, ()):
-            sides.setdefault((min(text, other), max(text, other)), {})[text] = (rep_node, rep_check)
+        resolved = resolve_text(text, docs, marks.get(text, ()), partners.get(text, ()))
+        for older, verdict in resolved.url_verdicts:
+            verdicts.setdefault(older, []).append(verdict)
+        info_of.update(resolved.infos)
+        edges += resolved.exact_edges
+        for pair, side in resolved.sides:
+            sides.setdefault(pair, []).append(side)
     # verified near edges
     for pair in sides.values():
-        if len(pair) == 2:
-            (node_a, check_a), (node_b, check_b) = pair.values()
+        by_text = {decode_node(node).text_id: (node, check) for node, check in pair}
+        if len(by_text) == 2:
+            (node_a, check_a), (node_b, check_b) = by_text.values()
             if config.verify == "none" or sketch_similarity(check_a, check_b) >= config.min_similarity:
                 edges.append((node_a, node_b))
     # connected components -> a verdict for every member of a cluster
