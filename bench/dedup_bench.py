@@ -65,6 +65,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from pipeline.run import counter_totals
 from transforms import dedup
 from transforms.dedup import DedupConfig, Deduplicate, normalize_text
 from transforms.heap import fix_mmap_threshold
@@ -624,11 +625,7 @@ def shuffle_bytes(rows: list[dict], config: DedupConfig, index_dir: Path | None 
     )
     result = pipeline.run()
     result.wait_until_finish()
-    return {
-        c.key.metric.name: c.committed
-        for c in result.metrics().query()["counters"]
-        if c.key.metric.namespace == "dedup"
-    }
+    return counter_totals(result, "dedup")  # summed over the steps of a name: every components round
 
 
 def real_pages() -> list[dict]:
