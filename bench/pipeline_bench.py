@@ -16,7 +16,7 @@ one stage after the other, with the same functions the Beam DoFns call and nothi
     synthetic transforms.synthetic's shipped scorer, batches of 256 (when the module and model exist)
     minhash   transforms.dedup.sketch_rows (signatures and shingle sets), batches of 256, with a TextMemo
     dedup     the rest of Deduplicate: transforms.dedup.deduplicate_reference (URL dedup, LSH buckets, pair
-              verification, connected components, dedup columns; the texts' sketches from minhash's memo)
+              verification, connected components, dedup columns; from minhash's sketches)
               and the signature index written as one Parquet file
     estimates EstimateSyntheticShare's functions: each row decided for its cohort and counted, the per-domain,
               per-crawl and per-cohort estimates against this run's pre_llm documents
@@ -228,14 +228,14 @@ def bare(
 
             if "dedup" not in skip:
                 # the rest of Deduplicate: URL dedup, buckets, verification, components, dedup columns
-                # (the texts' sketches come from the memo above) and the signature index
+                # (from the sketches above) and the signature index
                 import pyarrow as pa
                 import pyarrow.parquet as pq
 
                 from transforms.dedup import deduplicate_reference, index_record, index_schema
 
                 with tempfile.TemporaryDirectory(prefix="pristine-bench-index-") as out, Clock() as c:
-                    deduplicate_reference(with_text, config, memo)
+                    deduplicate_reference(with_text, config, sketches)
                     index = [index_record(r, s) for r, s in zip(with_text, sketches, strict=True)]
                     pq.write_table(
                         pa.Table.from_pylist(index, schema=index_schema(config)), f"{out}/signatures.parquet"

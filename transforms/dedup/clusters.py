@@ -797,13 +797,15 @@ def verdict_columns(row: dict, verdict: tuple | None) -> dict:
 
 
 def deduplicate_reference(
-    rows: Sequence[dict], config: DedupConfig, memo: TextMemo | None = None
+    rows: Sequence[dict], config: DedupConfig, sketches: Sequence[Sketch] | None = None
 ) -> list[dict]:
     """What ``Deduplicate`` makes of `rows` (one run, no earlier index), in one process: the same functions
     in plain loops, for tests and the benchmark's bare loop. Rows with text get the dedup columns in place;
-    returns `rows`."""
+    returns `rows`. `sketches`: those of the rows with text, in order, when already made (``sketch_rows``)."""
     todo = [r for r in rows if has_text(r)]
-    sketches = sketch_rows(todo, config, memo)
+    sketches = sketch_rows(todo, config) if sketches is None else sketches
+    if len(sketches) != len(todo):
+        raise ValueError(f"{len(sketches)} sketches for {len(todo)} rows with text")
     # URL dedup: the older fetches of a URL leave content dedup and name the newest
     fetches: dict = {}
     for s in sketches:
