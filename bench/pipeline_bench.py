@@ -25,6 +25,12 @@ and prints one JSON line: CPU seconds and documents per stage, peak RSS, the dup
 are reported apart from the read..write sum (the end-to-end run does them all: bench/run_all.py adds them).
 
 `e2e_command` is the ``pristine run`` invocation bench/run_all.py measures against this sum.
+
+    .venv/bin/python -m bench.pipeline_bench construction [--rounds 5]
+
+``construction`` builds ``pristine run``'s graph and translates it for the local runner (the runner API
+proto, then the runner's fused stages), with and without pipeline.beam_cache's caches, alternating, and
+prints the median CPU seconds of each: a cost every run pays whatever its input.
 """
 
 from __future__ import annotations
@@ -356,6 +362,37 @@ def readers(corpus: Path, files: int | None) -> dict:
     return out
 
 
+def construction(rounds: int) -> dict:
+    """Median CPU seconds to build and translate `pristine run`'s graph, without and with the caches of
+    pipeline.beam_cache, alternating."""
+    import statistics
+    from contextlib import nullcontext
+
+    import apache_beam as beam
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+
+    from pipeline import graph, options
+    from pipeline.beam_cache import cached_inspection
+
+    sample = Path(__file__).resolve().parents[1] / "sample" / "whirlwind.warc.gz"
+    out = tempfile.mkdtemp(prefix="pristine-construction-")
+    opts = options.parse(["--input", str(sample), "--output", out])
+    ours = opts.view_as(options.PristineOptions)
+    seconds: dict[str, list[float]] = {"beam": [], "cached": []}
+    leaves = 0
+    for _ in range(rounds):
+        for name, context in (("beam", nullcontext), ("cached", cached_inspection)):
+            with Clock() as c, context():
+                pipeline = beam.Pipeline(options=opts)
+                graph.build(pipeline, ours, out + "/staging")
+                proto = pipeline.to_runner_api()
+                fn_runner.FnApiRunner().create_stages(proto)
+            seconds[name].append(c.seconds)
+            leaves = sum(not t.subtransforms for t in proto.components.transforms.values())
+    medians = {name: statistics.median(values) for name, values in seconds.items()}
+    return {"leaf_transforms": leaves, "cpu_s": medians, "rounds": seconds}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -369,7 +406,12 @@ def main(argv=None) -> int:
     r = sub.add_parser("readers", help="WARC reading: pristine's reader vs warcio vs FastWARC")
     r.add_argument("--corpus", type=Path, default=CORPUS)
     r.add_argument("--files", type=int, default=None)
+    c = sub.add_parser("construction", help="CPU to build and translate the graph, with and without caches")
+    c.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args(argv)
+    if args.cmd == "construction":
+        print(json.dumps(construction(args.rounds)))
+        return 0
     if args.cmd == "readers":
         print(json.dumps(readers(args.corpus, args.files)))
         return 0

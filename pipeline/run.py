@@ -140,16 +140,18 @@ def run_staged(build, opts, output: str) -> str | None:
     run removes it and re-raises: `output` is left as it was."""
     import apache_beam as beam
 
+    from pipeline.beam_cache import cached_inspection
     from transforms.extract.beam import remove_payload_dirs
 
     staging = staging_dir(output)
     try:
-        pipeline = beam.Pipeline(options=opts)
-        build(pipeline, staging)
-        result = pipeline.run()
-        if builds_only(opts):
-            return None
-        result.wait_until_finish()
+        with cached_inspection():  # building, translating and (locally) running the graph
+            pipeline = beam.Pipeline(options=opts)
+            build(pipeline, staging)
+            result = pipeline.run()
+            if builds_only(opts):
+                return None
+            result.wait_until_finish()
         check_dedup_verdicts(result)
         check_accounting(staging)
         add_run_metrics(staging, result)

@@ -18,6 +18,7 @@ BEAM_MODULES = {
     "pipeline.graph": "wires the stages' composites into the job",
     "pipeline.api": "the stages' composites for pipelines of your own",
     "pipeline.run": "launches a pipeline: runner, staging directory, metrics into stats.json",
+    "pipeline.beam_cache": "Beam's DoFn inspection and option views, cached while a job is built and run",
     "pipeline.backfill": "launches the batches of a backfill or a resumable run",
     "pipeline.options": "the PipelineOptions subclass every flag lives in",
     "pipeline.snapshots": "backfill: reads warc.paths.gz and its manifest through Beam's FileSystems",
