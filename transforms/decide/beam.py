@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
-from transforms.beam_util import DocumentRow, dead_letter, of_type, stage_clock
+from transforms.beam_util import DocumentRow, counter, dead_letter, of_type, stage_clock
 from transforms.decide.rules import decide
 from transforms.decide.thresholds import as_config, thresholds_from_config
 from transforms.schema import STATUS_FAILED
@@ -32,7 +31,7 @@ class DecideFn(beam.DoFn):
         except Exception as exc:
             row = dead_letter(dict(row), "decide", exc)
         reason = row.get("reject_reason") or row.get("failure_reason")
-        Metrics.counter("decide", f"{row['status']}.{reason}" if reason else row["status"]).inc()
+        counter("decide", f"{row['status']}.{reason}" if reason else row["status"]).inc()
         yield row
 
 

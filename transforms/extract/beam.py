@@ -12,11 +12,10 @@ import uuid
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindows
 
 from transforms import progress
-from transforms.beam_util import STAGE_TIME, dead_letter, stage_clock
+from transforms.beam_util import STAGE_TIME, counter, dead_letter, stage_clock
 from transforms.decide import as_config, thresholds_from_config
 from transforms.extract import KIND_CASCADE, Extractor
 from transforms.extract.cascade import extractor_kind
@@ -169,7 +168,7 @@ class ExtractTextFn(beam.DoFn):
                     progress.tick("extracted")
                     yield dead_letter(row, "extract", exc)
                 continue
-            Metrics.counter(STAGE_TIME, "extract").inc(int(seconds * 1e6))
+            counter(STAGE_TIME, "extract").inc(int(seconds * 1e6))
             (first, _), copies = rows[0], rows[1:]
             if not decided:
                 self.cache.put(key, result)
@@ -195,18 +194,18 @@ class ExtractTextFn(beam.DoFn):
         """The row with its extraction's columns (or failed), counted."""
         row["extractor"] = result.extractor or self.kind
         if reused:
-            Metrics.counter("extract", "payload_reused").inc()
+            counter("extract", "payload_reused").inc()
             if shared:
-                Metrics.counter("extract", "payload_reused_shared").inc()
+                counter("extract", "payload_reused_shared").inc()
         else:
             if result.extractor:
-                Metrics.counter("extract", f"decided_by.{result.extractor}").inc()
+                counter("extract", f"decided_by.{result.extractor}").inc()
             if result.skipped_by:
-                Metrics.counter("extract", f"trafilatura_skipped.{result.skipped_by}").inc()
+                counter("extract", f"trafilatura_skipped.{result.skipped_by}").inc()
         if result.html_truncated:
-            Metrics.counter("extract", "html_truncated").inc()
+            counter("extract", "html_truncated").inc()
         if result.failure_reason:
-            Metrics.counter("extract", result.failure_reason).inc()
+            counter("extract", result.failure_reason).inc()
             return failed(row, result.failure_reason, result.failure_detail)
         row.update(text=result.text or "", title=result.title, published_date=result.published_date)
         return row
