@@ -18,8 +18,9 @@ one stage after the other, with the same functions the Beam DoFns call and nothi
     dedup     the rest of Deduplicate: transforms.dedup.deduplicate_reference (URL dedup, LSH buckets, pair
               verification, connected components, dedup columns; from minhash's sketches)
               and the signature index written as one Parquet file
-    estimates EstimateSyntheticShare's functions: each row decided for its cohort and counted, the per-domain,
-              per-crawl and per-cohort estimates against this run's pre_llm documents
+    estimates transforms.synthetic.estimate.estimate_shares_reference: EstimateSyntheticShare in plain loops (each
+              row decided for its cohort and counted, the per-domain, per-crawl and per-cohort estimates
+              against this run's pre_llm documents; a test checks it gives the composite's records)
 
 and prints one JSON line: CPU seconds and documents per stage, peak RSS, the duplicates found. The last four
 are reported apart from the read..write sum (the end-to-end run does them all: bench/run_all.py adds them).
@@ -113,6 +114,7 @@ def bare(
     from transforms.signals import langid, quality
     from transforms.sink import partition_of
     from transforms.sink.beam import write_partition_file
+    from transforms.synthetic.estimate import estimate_shares_reference
 
     fix_mmap_threshold()  # malloc as `pristine run` sets it, here and in the extraction child
     paths = corpus_files(corpus, files)
@@ -253,8 +255,8 @@ def bare(
 
     if "estimates" not in skip:
         with Clock() as c:
-            n = estimate_shares([r for r in rows if r.get("status") != STATUS_FAILED], thresholds)
-        cpu["estimates"], docs["estimates"] = c.seconds, n
+            estimate_shares_reference(rows)  # the packaged thresholds, as `thresholds` here
+        cpu["estimates"], docs["estimates"] = c.seconds, sum(r.get("status") != STATUS_FAILED for r in rows)
 
     statuses: dict[str, int] = defaultdict(int)
     for row in rows:
@@ -277,55 +279,6 @@ def bare(
         "child_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         "notes": notes,
     }
-
-
-def estimate_shares(rows: list[dict], thresholds) -> int:
-    """EstimateSyntheticShare without Beam (this run's pre_llm documents as the reference, as `pristine run`
-    without --synthetic-reference): each row decided for its cohort and counted, the counts summed per
-    (crawl, domain, cohort), the per-domain estimates and the per-crawl and per-cohort ones. Returns the
-    documents counted."""
-    import numpy as np
-
-    from transforms.decide import decide
-    from transforms.synthetic.beam import estimate_domain, passes_quality
-    from transforms.synthetic.population import (
-        MIN_REFERENCE_DOCS,
-        OWN_PRE_LLM,
-        REFERENCE_OWN_PRE_LLM,
-        add_parts,
-        group_estimate,
-        row_vector,
-        shipped_bins,
-    )
-
-    bins = shipped_bins()
-    counts: dict = {}
-    for row in rows:
-        decided = decide(row, thresholds)
-        key = (row.get("crawl"), row.get("domain"), decided.get("cohort"))
-        v = row_vector(row, bins, passes_quality(decided))
-        counts[key] = v if key not in counts else counts[key] + v
-    reference: dict = {}
-    for (_, domain, cohort), v in counts.items():
-        if cohort == "pre_llm":
-            reference[domain] = v if domain not in reference else reference[domain] + v
-    pool_vector = np.sum(list(reference.values()), axis=0) if reference else None
-    pool = None
-    if pool_vector is not None and pool_vector[1 : 1 + bins.n_bins].sum() >= MIN_REFERENCE_DOCS:
-        pool = {"vector": pool_vector, "label": OWN_PRE_LLM, "kind": REFERENCE_OWN_PRE_LLM}
-    later = {crawl: True for crawl, _, cohort in counts if cohort != "pre_llm"}
-    targets: dict = {}
-    for (crawl, domain, cohort), v in counts.items():
-        targets.setdefault(domain, []).append((crawl, cohort, v))
-    parts: dict = {}
-    for domain, target in targets.items():
-        joined = (domain, {"target": target, "reference": [reference[domain]] if domain in reference else []})
-        for _record, record_parts in estimate_domain(joined, bins=bins, pool=pool, later=later):
-            for key, part in record_parts:
-                parts.setdefault(key, []).append(part)
-    for part in parts.values():
-        group_estimate(add_parts(part), bins)
-    return len(rows)
 
 
 def readers(corpus: Path, files: int | None) -> dict:

@@ -337,3 +337,60 @@ def test_the_model_fingerprint_follows_what_scores_not_its_description():
     recalibrated = {**params, "calibration": {**params["calibration"], "x": [0.0]}}
     assert pop.model_fingerprint(fasttext, recalibrated) != shipped
     assert pop.model_fingerprint(fasttext + b"\0", params) != shipped
+
+
+def _rounded(value):
+    """Records with floats to 9 places: the Beam composite adds a group's parts in another order."""
+    if isinstance(value, float):
+        return round(value, 9)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_rounded(v) for v in value]
+    return value
+
+
+def test_estimate_reference_equals_the_beam_composite():
+    """estimate_shares_reference (the bare loop's estimates) gives the records EstimateSyntheticShare gives
+    with this run's own pre_llm reference: per domain, crawl and cohort."""
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from transforms.synthetic.beam import EstimateSyntheticShare
+    from transforms.synthetic.estimate import estimate_shares_reference
+
+    rng = np.random.default_rng(5)
+    before, after = datetime.datetime(2020, 3, 1), datetime.datetime(2024, 5, 1)
+    rows = []
+    for domain, n_before, n_after, share in (("a.example", 80, 60, 0.0), ("b.example", 3, 50, 0.7)):
+        rows += scored_rows("C1", domain, draw(rng, n_before, 0.0), before)
+        rows += scored_rows("C2", domain, draw(rng, n_after, share), after)
+    rows += scored_rows("C2", "new.example", draw(rng, 25, 0.9), after)  # no pre_llm documents of its own
+    rows += scored_rows("C2", "tiny.example", [0] * 19 + [2], after)
+    rows += [
+        {"crawl": "C2", "domain": "a.example", "synthetic_score": None, "status": "kept", "fetch_date": after}
+    ]
+    rows += [{"crawl": "C2", "domain": "a.example", "synthetic_score": 0.99, "status": "failed"}] * 4
+    expected = estimate_shares_reference(rows, bins=BINS)
+    assert {len(expected[k]) for k in ("domain", "crawl", "cohort")} and len(expected["domain"]) == 6
+    assert {r["crawl"] for r in expected["crawl"]} == {"C1", "C2"}
+    by = {(r["crawl"], r["domain"]): r for r in expected["domain"]}
+    assert by[("C2", "a.example")]["n_docs"] == 61  # the failed rows are left out
+    assert by[("C2", "b.example")]["share_low"] > 0.2 and by[("C2", "a.example")]["share_low"] == 0.0
+
+    def matches(kind, key):
+        def check(records):
+            got = sorted((_rounded(r) for r in records), key=key)
+            assert got == sorted((_rounded(r) for r in expected[kind]), key=key), kind
+
+        return check
+
+    with beam.Pipeline(options=PipelineOptions(runner="FnApiRunner")) as p:
+        estimates = p | beam.Create(rows) | EstimateSyntheticShare(bins=BINS)
+        assert_that(
+            estimates["domain"], matches("domain", lambda r: (r["crawl"], r["domain"])), label="domain"
+        )
+        assert_that(estimates["crawl"], matches("crawl", lambda r: r["crawl"]), label="crawl")
+        assert_that(estimates["cohort"], matches("cohort", lambda r: r["cohort"]), label="cohort")
+        assert_that(estimates["crawl"] | beam.combiners.Count.Globally(), equal_to([2]), label="crawls")

@@ -1,4 +1,5 @@
-"""Beam composites for the synthetic-share estimates per domain, crawl and cohort (one pass).
+"""Beam composites for the synthetic-share estimates per domain, crawl and cohort (one pass), over the pure
+functions of transforms/synthetic/estimate.py (whose `estimate_shares_reference` is the same in plain loops).
 
 rows -> count vectors per (crawl, domain, cohort) -> joined by domain with the reference's histograms ->
 per-domain estimates (``population.domain_estimate``) and their parts of the per-crawl and per-cohort
@@ -12,35 +13,21 @@ from collections.abc import Iterable
 import apache_beam as beam
 import numpy as np
 
-from transforms.decide import (
-    COHORT_NOT_KEPT,
-    SYNTHETIC,
-    SYNTHETIC_DOMAIN,
-    as_config,
-    decide,
-    thresholds_from_config,
+from transforms.decide import as_config, thresholds_from_config
+from transforms.synthetic.estimate import (
+    PRE_LLM,
+    count_row,
+    estimate_domain,
+    group_record,
+    own_pool,
 )
 from transforms.synthetic.population import (
-    MIN_REFERENCE_DOCS,
-    OWN_PRE_LLM,
     REFERENCE_EXTERNAL,
-    REFERENCE_OWN_PRE_LLM,
     ScoreBins,
     add_parts,
-    domain_estimate,
-    group_estimate,
-    row_vector,
     shipped_bins,
     vector_of,
 )
-
-#: Rules that do not make a page junk: the synthetic ones themselves and the cohort filter.
-NOT_QUALITY_RULES = frozenset({SYNTHETIC, SYNTHETIC_DOMAIN, COHORT_NOT_KEPT})
-
-
-def passes_quality(decided: dict) -> bool:
-    """A decided row fails no rule other than NOT_QUALITY_RULES."""
-    return not (set(decided.get("failed_rules") or ()) - NOT_QUALITY_RULES)
 
 
 class _SumVectors(beam.CombineFn):
@@ -124,9 +111,7 @@ class _CountRow(beam.DoFn):
     def process(self, row):
         if row.get("status") in self.skip:
             return
-        decided = decide(row, self.th)
-        key = (row.get("crawl"), row.get("domain"), decided.get("cohort"))
-        yield key, row_vector(row, self.bins, passes_quality(decided))
+        yield count_row(row, self.bins, self.th)
 
 
 class EstimateSyntheticShare(beam.PTransform):
@@ -180,7 +165,7 @@ class EstimateSyntheticShare(beam.PTransform):
         # against pre_llm ones
         later = (
             counts
-            | "not pre_llm" >> beam.Filter(lambda kv: kv[0][2] != "pre_llm")
+            | "not pre_llm" >> beam.Filter(lambda kv: kv[0][2] != PRE_LLM)
             | "their crawls" >> beam.Map(lambda kv: (kv[0][0], True))
             | "distinct crawls" >> beam.CombinePerKey(any)
         )
@@ -207,20 +192,6 @@ class EstimateSyntheticShare(beam.PTransform):
             "crawl": group_parts | "per crawl" >> _GroupEstimates("crawl", bins),
             "cohort": group_parts | "per cohort" >> _GroupEstimates("cohort", bins),
         }
-
-
-def estimate_domain(joined, bins: ScoreBins, pool: dict | None, later: dict):
-    """(domain, {"target": [(crawl, cohort, vector)], "reference": [vector]}) -> per crawl of the domain:
-    (its estimate, its parts of the group estimates) (``population.domain_estimate``)."""
-    domain, groups = joined
-    reference = next(iter(groups["reference"]), None)
-    per_crawl: dict = {}
-    for crawl, cohort, vector in groups["target"]:
-        per_crawl.setdefault(crawl, {})[cohort] = vector
-    for crawl, cohorts in per_crawl.items():
-        own_pre = pool is not None and pool["kind"] == REFERENCE_OWN_PRE_LLM
-        crawl_pool = None if own_pre and crawl not in later else pool
-        yield domain_estimate(crawl, domain, cohorts, bins, reference, crawl_pool)
 
 
 def reference_row(row: dict, model: str) -> tuple:
@@ -270,20 +241,13 @@ class _OwnPreLlmReference(beam.PTransform):
         self.bins = bins
 
     def expand(self, counts):
-        n_bins = self.bins.n_bins
-        pre = counts | "pre_llm only" >> beam.Filter(lambda kv: kv[0][2] == "pre_llm")
+        bins = self.bins
+        pre = counts | "pre_llm only" >> beam.Filter(lambda kv: kv[0][2] == PRE_LLM)
         pool = (
             pre
             | "pre_llm pairs" >> beam.MapTuple(lambda k, v: (k[0], v))
             | "pre_llm pool" >> beam.CombineGlobally(_Pool())
-            | "own pool"
-            >> beam.Map(
-                lambda p: (
-                    None
-                    if p is None or p["vector"][1 : 1 + n_bins].sum() < MIN_REFERENCE_DOCS
-                    else {"vector": p["vector"], "label": OWN_PRE_LLM, "kind": REFERENCE_OWN_PRE_LLM}
-                )
-            )
+            | "own pool" >> beam.Map(lambda p: own_pool(None if p is None else p["vector"], bins))
         )
         return pre | "pre_llm by domain" >> beam.MapTuple(lambda k, v: (k[1], v)), pool
 
@@ -301,5 +265,5 @@ class _GroupEstimates(beam.PTransform):
         return (
             group_parts
             | "parts" >> beam.Filter(lambda kv: kv[0][0] == kind)
-            | "estimate" >> beam.MapTuple(lambda key, part: {kind: key[1], **group_estimate(part, bins)})
+            | "estimate" >> beam.MapTuple(lambda key, part: group_record(kind, key[1], part, bins))
         )
