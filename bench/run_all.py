@@ -12,7 +12,8 @@
    local runner's defaults: one in-memory worker, two extraction processes on this 2-core machine) and
    B = datatrove (2 tasks, 2 workers), A/B order alternating per round; one pristine run each with
    --no-cascade, with two multi_processing workers (one extraction process each) and with resiliparse,
-   spread over the rounds; a run that fails is recorded, not fatal. Every run is measured
+   spread over the rounds, and in each round `--extract-processes 1` right after the bare loop (Beam's
+   overhead alone, with the bare loop's one extraction process); a run that fails is recorded, not fatal. Every run is measured
    from outside (bench/measure.py: CPU of the whole process tree, peak summed RSS); partial results go
    to bench/results/latest.json.tmp as they come.
 6. bench/results/latest.json (every number) and latest.md (the tables, also printed).
@@ -97,6 +98,9 @@ def clean(m: dict) -> dict:
 
 
 HEADLINE = "pristine default trafilatura"  # `pristine run` as the README gives it
+# pristine with the bare loop's extraction setup (one process, each page extracted before the next is read):
+# its overhead over the bare loop is Beam's alone, without the cost of two extraction processes at once
+ONE_PROCESS = ("--extract-processes", "1")
 
 
 def run_pristine(
@@ -248,8 +252,22 @@ def summarise(results: dict) -> dict:
             }
             for r, b in pairs
         ]
+        one = {r["round"]: r for r in ok if r["kind"] == " ".join((HEADLINE, *ONE_PROCESS))}
+        for x in s["beam_overhead_rounds"]:
+            if x["round"] in one:
+                x["pristine_one_process_cpu_s"] = one[x["round"]]["cpu_s"]
         if pairs:
             rounds = s["beam_overhead_rounds"]
+            with_one = [x for x in rounds if "pristine_one_process_cpu_s" in x]
+            if with_one:
+                s["beam_overhead_one_process"] = {
+                    name: statistics.median(x["pristine_one_process_cpu_s"] / x[key] - 1 for x in with_one)
+                    for name, key in (
+                        ("with_extras", "bare_with_extras_cpu_s"),
+                        ("same_work", "bare_same_work_cpu_s"),
+                        ("process", "bare_process_cpu_s"),
+                    )
+                }
             s["beam_overhead"] = statistics.median(
                 x["pristine_cpu_s"] / x["bare_pipeline_cpu_s"] - 1 for x in rounds
             )
@@ -365,7 +383,7 @@ def markdown(results: dict) -> str:
         rounds = s["beam_overhead_rounds"]
 
         def per_round(key: str) -> str:
-            return ", ".join(f"{x[key]:.0f}" for x in rounds)
+            return ", ".join(f"{x[key]:.0f}" for x in rounds if key in x)
 
         lines.append(
             "- Beam overhead (`pristine run`, the local runner's defaults, against the bare loop run right "
@@ -379,6 +397,16 @@ def markdown(results: dict) -> str:
             "loop's whole process, which also starts Python, imports the same libraries, loads the same "
             f"models and starts an extraction process ({per_round('bare_process_cpu_s')})."
         )
+        one = s.get("beam_overhead_one_process")
+        if one:
+            lines.append(
+                f"- Beam alone (`pristine run {' '.join(ONE_PROCESS)}`: one extraction process, as the bare "
+                f"loop has; pristine {per_round('pristine_one_process_cpu_s')} CPU-s, run right after the "
+                f"bare loop): **{one['with_extras']:+.0%}** counting its synthetic and MinHash, "
+                f"**{one['same_work']:+.0%}** counting every function, **{one['process']:+.0%}** over its "
+                "whole process. The default's second extraction process runs while the first does: two "
+                "trafilatura processes at once on this machine's two cores take more CPU per page than one."
+            )
         everywhere = results["bare"].get("trafilatura-everywhere")
         if everywhere:
             lines.append(
@@ -562,6 +590,16 @@ def main(argv=None) -> int:
                         results["notes"] += bare["notes"]
                     results["bare_rounds"].append({**bare, "round": i + 1})
                     save_partial()
+                    if (
+                        not args.no_extras
+                    ):  # Beam alone: the bare loop's one extraction process, right after it
+                        log(f"round {i + 1}: pristine {' '.join(ONE_PROCESS)}")
+                        try:
+                            r = run_pristine(files, "default", "trafilatura", scratch, ONE_PROCESS)
+                        except RuntimeError as exc:  # recorded, not fatal
+                            r = {"kind": " ".join((HEADLINE, *ONE_PROCESS)), "error": str(exc)[-2000:]}
+                        results["e2e"].append({**r, "round": i + 1})
+                        save_partial()
                     continue
                 elif use_dt:
                     log(f"round {i + 1}: datatrove")
