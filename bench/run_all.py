@@ -12,8 +12,8 @@
    local runner's defaults: one in-memory worker, two extraction processes on this 2-core machine) and
    B = datatrove (2 tasks, 2 workers), A/B order alternating per round; one pristine run each with
    --no-cascade, with two multi_processing workers (one extraction process each) and with resiliparse,
-   spread over the rounds, and in each round `--extract-processes 1` right after the bare loop (Beam's
-   overhead alone, with the bare loop's one extraction process); a run that fails is recorded, not fatal. Every run is measured
+   spread over the rounds, and in each round `--extract-processes 1` right after the bare loop (the bare
+   loop's one extraction process); a run that fails is recorded, not fatal. Every run is measured
    from outside (bench/measure.py: CPU of the whole process tree, peak summed RSS); partial results go
    to bench/results/latest.json.tmp as they come.
 6. bench/results/latest.json (every number) and latest.md (the tables, also printed).
@@ -99,7 +99,7 @@ def clean(m: dict) -> dict:
 
 HEADLINE = "pristine default trafilatura"  # `pristine run` as the README gives it
 # pristine with the bare loop's extraction setup (one process, each page extracted before the next is read):
-# its overhead over the bare loop is Beam's alone, without the cost of two extraction processes at once
+# whether the default's overhead is Beam's or that of two extraction processes working at once
 ONE_PROCESS = ("--extract-processes", "1")
 
 
@@ -399,13 +399,17 @@ def markdown(results: dict) -> str:
         )
         one = s.get("beam_overhead_one_process")
         if one:
+            against = ", ".join(
+                f"{x['pristine_one_process_cpu_s'] / x['pristine_cpu_s']:.2f}x"
+                for x in rounds
+                if "pristine_one_process_cpu_s" in x
+            )
             lines.append(
-                f"- Beam alone (`pristine run {' '.join(ONE_PROCESS)}`: one extraction process, as the bare "
-                f"loop has; pristine {per_round('pristine_one_process_cpu_s')} CPU-s, run right after the "
-                f"bare loop): **{one['with_extras']:+.0%}** counting its synthetic and MinHash, "
-                f"**{one['same_work']:+.0%}** counting every function, **{one['process']:+.0%}** over its "
-                "whole process. The default's second extraction process runs while the first does: two "
-                "trafilatura processes at once on this machine's two cores take more CPU per page than one."
+                f"- With one extraction process (`pristine run {' '.join(ONE_PROCESS)}`, the bare loop's "
+                f"setup, run right after it; pristine {per_round('pristine_one_process_cpu_s')} CPU-s): "
+                f"**{one['with_extras']:+.0%}** counting its synthetic and MinHash, **{one['same_work']:+.0%}** "
+                f"counting every function, **{one['process']:+.0%}** over its whole process; its CPU against "
+                f"the default's in the same round: {against}."
             )
         everywhere = results["bare"].get("trafilatura-everywhere")
         if everywhere:
