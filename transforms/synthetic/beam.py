@@ -1,10 +1,6 @@
 """Beam composites for the synthetic-share estimates per domain, crawl and cohort (one pass), over the pure
-functions of transforms/synthetic/estimate.py (whose `estimate_shares_reference` is the same in plain loops).
-
-rows -> count vectors per (crawl, domain, cohort) -> joined by domain with the reference's histograms ->
-per-domain estimates (``population.domain_estimate``) and their parts of the per-crawl and per-cohort
-estimates, which add up per group (``population.add_parts``) before being estimated.
-"""
+functions of transforms/synthetic/estimate.py: its docstring gives the steps, and its
+`estimate_shares_reference` is the same in plain loops."""
 
 from __future__ import annotations
 
