@@ -15,8 +15,9 @@ Beam repeats two pieces of work that give the same answer every time:
 
 Building and translating ``pristine run``'s graph (210 leaf transforms) takes 0.43 instead of 1.33 CPU-s
 with them (medians of 5, ``python -m bench.pipeline_bench construction``), and the local runner's bundle
-processors are built with them too: a cost every run pays, whatever its input. tests/test_beam_cache.py checks that the graph
-built with the caches is the one built without, and that views still share their values.
+processors are built with them too: a cost every run pays, whatever its input. tests/test_beam_cache.py
+checks that the graph built with the caches is the one built without, and that views still share their
+values.
 """
 
 from __future__ import annotations
