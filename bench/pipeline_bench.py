@@ -328,20 +328,20 @@ def construction(rounds: int) -> dict:
     from pipeline.beam_cache import cached_inspection
 
     sample = Path(__file__).resolve().parents[1] / "sample" / "whirlwind.warc.gz"
-    out = tempfile.mkdtemp(prefix="pristine-construction-")
-    opts = options.parse(["--input", str(sample), "--output", out])
-    ours = opts.view_as(options.PristineOptions)
     seconds: dict[str, list[float]] = {"beam": [], "cached": []}
     leaves = 0
-    for _ in range(rounds):
-        for name, context in (("beam", nullcontext), ("cached", cached_inspection)):
-            with Clock() as c, context():
-                pipeline = beam.Pipeline(options=opts)
-                graph.build(pipeline, ours, out + "/staging")
-                proto = pipeline.to_runner_api()
-                fn_runner.FnApiRunner().create_stages(proto)
-            seconds[name].append(c.seconds)
-            leaves = sum(not t.subtransforms for t in proto.components.transforms.values())
+    with tempfile.TemporaryDirectory(prefix="pristine-construction-") as out:
+        opts = options.parse(["--input", str(sample), "--output", out])
+        ours = opts.view_as(options.PristineOptions)
+        for _ in range(rounds):
+            for name, context in (("beam", nullcontext), ("cached", cached_inspection)):
+                with Clock() as c, context():
+                    pipeline = beam.Pipeline(options=opts)
+                    graph.build(pipeline, ours, out + "/staging")
+                    proto = pipeline.to_runner_api()
+                    fn_runner.FnApiRunner().create_stages(proto)
+                seconds[name].append(c.seconds)
+                leaves = sum(not t.subtransforms for t in proto.components.transforms.values())
     medians = {name: statistics.median(values) for name, values in seconds.items()}
     return {"leaf_transforms": leaves, "cpu_s": medians, "rounds": seconds}
 

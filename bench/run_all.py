@@ -594,9 +594,8 @@ def main(argv=None) -> int:
                         results["notes"] += bare["notes"]
                     results["bare_rounds"].append({**bare, "round": i + 1})
                     save_partial()
-                    if (
-                        not args.no_extras
-                    ):  # Beam alone: the bare loop's one extraction process, right after it
+                    # the bare loop's extraction setup (one process), right after it
+                    if not args.no_extras:
                         log(f"round {i + 1}: pristine {' '.join(ONE_PROCESS)}")
                         try:
                             r = run_pristine(files, "default", "trafilatura", scratch, ONE_PROCESS)

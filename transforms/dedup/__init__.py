@@ -37,8 +37,8 @@ the booleans into rejects without re-running dedup. Dedup never sets ``status`` 
 4. Connected components of the exact and near edges: up to ``rounds`` large-star / small-star rounds
    (Kiveris et al., "Connected Components in MapReduce and Beyond", SoCC 2014), each two GroupByKeys;
    once a round re-wires no edge (``dedup/components_round_<i>_changes`` = 0), the next round's large-star
-   sends the edges to the output and later rounds shuffle nothing. ``dedup/components_unconverged`` counts nodes still not in a star at the end:
-   they are still rejected correctly (only a component's root survives); their cluster id then names an
+   sends the edges to the output and later rounds shuffle nothing. ``dedup/components_unconverged`` counts
+   nodes still not in a star at the end: they are still rejected correctly (only a component's root survives); their cluster id then names an
    intermediate node.
 5. Survivors: the smallest node of a component. A node is 30 bytes whose byte order is the priority::
 

@@ -12,10 +12,9 @@ import uuid
 import apache_beam as beam
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.metrics import Metrics
 from apache_beam.typehints import Iterable, Tuple
 
-from transforms.beam_util import STAGE_TIME, DocumentRow, of_type
+from transforms.beam_util import STAGE_TIME, DocumentRow, counter, of_type
 from transforms.schema import to_table
 from transforms.sink.layout import (
     DEFAULT_ROWS_PER_FILE,
@@ -55,7 +54,7 @@ def write_partition_file(
     if FileSystems.exists(path):
         FileSystems.delete([path])
     FileSystems.rename([tmp], [path])
-    Metrics.counter(STAGE_TIME, "write").inc(int((time.perf_counter() - start) * 1e6))
+    counter(STAGE_TIME, "write").inc(int((time.perf_counter() - start) * 1e6))
     return path
 
 
